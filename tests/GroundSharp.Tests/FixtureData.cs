@@ -1,0 +1,48 @@
+using System.Text.Json;
+using TorchSharp;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace GroundSharp.Tests;
+
+/// <summary>Reads the albef-tiny-A reference fixture (outputs of the authors' code) copied under Fixtures/.</summary>
+public static class FixtureData
+{
+    public static string Dir => Path.Combine(AppContext.BaseDirectory, "Fixtures", "albef-tiny-A");
+    public static string PathOf(string relative) => Path.Combine(Dir, relative);
+
+    private static readonly Lazy<JsonDocument> ManifestDoc =
+        new(() => JsonDocument.Parse(File.ReadAllText(PathOf("manifest.json"))));
+    public static JsonElement Manifest => ManifestDoc.Value.RootElement;
+
+    /// <summary>Loads tensors/NAME (e.g. "a_itm_logits.f32") with the shape and dtype the manifest gives.</summary>
+    public static Tensor Load(string name)
+    {
+        var entry = Manifest.GetProperty("tensors").GetProperty(name);
+        var shape = entry.GetProperty("shape").EnumerateArray().Select(e => e.GetInt64()).ToArray();
+        var bytes = File.ReadAllBytes(PathOf(entry.GetProperty("file").GetString()!));
+        return entry.GetProperty("dtype").GetString() switch
+        {
+            "f32" => tensor(Cast<float>(bytes), shape),
+            "f64" => tensor(Cast<double>(bytes), shape),
+            "i64" => tensor(Cast<long>(bytes), shape),
+            "u8" => tensor(bytes, shape),
+            var d => throw new InvalidDataException($"unknown fixture dtype {d}"),
+        };
+    }
+
+    private static T[] Cast<T>(byte[] bytes) where T : struct =>
+        System.Runtime.InteropServices.MemoryMarshal.Cast<byte, T>(bytes).ToArray();
+
+    /// <summary>max |actual - expected| / max |expected| (the fixture README's tolerance measure).</summary>
+    public static double RelErrVsMax(Tensor actual, Tensor expected)
+    {
+        using var scope = NewDisposeScope();
+        var a = actual.to_type(ScalarType.Float64).cpu();
+        var e = expected.to_type(ScalarType.Float64).cpu();
+        Assert.Equal(e.shape, a.shape);
+        double maxAbs = e.abs().max().item<double>();
+        double diff = (a - e).abs().max().item<double>();
+        return diff / Math.Max(maxAbs, 1e-30);
+    }
+}
