@@ -1,0 +1,198 @@
+using System.Text.Json;
+
+namespace GroundSharp.Models;
+
+/// <summary>The BERT part of the configuration: the keys of ALBEF's <c>config_bert.json</c>.</summary>
+public sealed record BertConfig
+{
+    public int VocabSize { get; init; } = 30522;
+    public int HiddenSize { get; init; } = 768;
+    public int NumHiddenLayers { get; init; } = 12;
+    public int NumAttentionHeads { get; init; } = 12;
+    public int IntermediateSize { get; init; } = 3072;
+    public int MaxPositionEmbeddings { get; init; } = 512;
+    public int TypeVocabSize { get; init; } = 2;
+    public double LayerNormEps { get; init; } = 1e-12;
+    public double HiddenDropoutProb { get; init; } = 0.1;
+    public double AttentionProbsDropoutProb { get; init; } = 0.1;
+    public double InitializerRange { get; init; } = 0.02;
+    public int PadTokenId { get; init; }
+    /// <summary>First layer with cross-attention to the image; layers below it are text-only.</summary>
+    public int FusionLayer { get; init; } = 6;
+    /// <summary>Width of the image embeddings the cross-attention keys/values read (the ViT width).</summary>
+    public int EncoderWidth { get; init; } = 768;
+}
+
+/// <summary>
+/// ALBEF model configuration: ALBEF's YAML keys as JSON, with the official BERT config nested under
+/// <c>"bert"</c>. Missing keys take the ALBEF-base defaults; unknown keys are an error.
+/// </summary>
+public sealed record AlbefConfig
+{
+    public int ImageRes { get; init; } = 256;
+    public int PatchSize { get; init; } = 16;
+    public int VisionWidth { get; init; } = 768;
+    public int VisionDepth { get; init; } = 12;
+    public int VisionHeads { get; init; } = 12;
+    public double VisionMlpRatio { get; init; } = 4.0;
+    public int EmbedDim { get; init; } = 256;
+    /// <summary>BERT layer whose cross-attention GradCAM explains; null = the 3rd fusion layer (clamped to the last).</summary>
+    public int? GradcamLayer { get; init; }
+    public double Temp { get; init; } = 0.07;
+    public int QueueSize { get; init; } = 65536;
+    public double Momentum { get; init; } = 0.995;
+    public double Alpha { get; init; } = 0.4;
+    public double MlmProbability { get; init; } = 0.15;
+    public bool Distill { get; init; } = true;
+    public int MaxWords { get; init; } = 30;
+    public BertConfig Bert { get; init; } = new();
+
+    public int GridSize => ImageRes / PatchSize;
+    public int NumPatches => GridSize * GridSize;
+
+    /// <summary>The GradCAM layer index into the BERT layers: the configured one, else the 3rd fusion layer.</summary>
+    public int EffectiveGradcamLayer => GradcamLayer ?? Math.Min(Bert.FusionLayer + 2, Bert.NumHiddenLayers - 1);
+
+    public static AlbefConfig Base => new();
+
+    /// <summary>Checks sizes and relations; throws a <see cref="GroundSharpException"/> naming the key.</summary>
+    public AlbefConfig Validate(string source = "config")
+    {
+        void Require(bool ok, string what) { if (!ok) throw new GroundSharpException($"{source}: {what}"); }
+        Require(ImageRes > 0 && PatchSize > 0 && ImageRes % PatchSize == 0, $"image_res ({ImageRes}) must be a positive multiple of patch_size ({PatchSize})");
+        Require(VisionWidth > 0 && VisionHeads > 0 && VisionWidth % VisionHeads == 0, $"vision_width ({VisionWidth}) must be divisible by vision_heads ({VisionHeads})");
+        Require(VisionDepth >= 0, "vision_depth must be >= 0");
+        Require(EmbedDim > 0, "embed_dim must be > 0");
+        var b = Bert;
+        Require(b.HiddenSize > 0 && b.NumAttentionHeads > 0 && b.HiddenSize % b.NumAttentionHeads == 0, $"bert.hidden_size ({b.HiddenSize}) must be divisible by bert.num_attention_heads ({b.NumAttentionHeads})");
+        Require(b.FusionLayer >= 0 && b.FusionLayer < b.NumHiddenLayers, $"bert.fusion_layer ({b.FusionLayer}) must be in [0, num_hidden_layers={b.NumHiddenLayers})");
+        Require(b.EncoderWidth == VisionWidth, $"bert.encoder_width ({b.EncoderWidth}) must equal vision_width ({VisionWidth})");
+        Require(b.VocabSize > 0 && b.MaxPositionEmbeddings > 2 && b.TypeVocabSize > 0, "bert.vocab_size, max_position_embeddings and type_vocab_size must be positive");
+        int g = EffectiveGradcamLayer;
+        Require(g >= b.FusionLayer && g < b.NumHiddenLayers, $"gradcam_layer ({g}) must be a fusion layer, in [{b.FusionLayer}, {b.NumHiddenLayers})");
+        return this;
+    }
+
+    public static AlbefConfig Load(string path)
+    {
+        if (!File.Exists(path)) throw new GroundSharpException($"config file not found: {path}");
+        try
+        {
+            return Parse(File.ReadAllText(path), path);
+        }
+        catch (IOException e)
+        {
+            throw new GroundSharpException($"{path}: cannot read config: {e.Message}", e);
+        }
+    }
+
+    public static AlbefConfig Parse(string json, string source = "config")
+    {
+        JsonDocument doc;
+        try { doc = JsonDocument.Parse(json, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true }); }
+        catch (JsonException e) { throw new GroundSharpException($"{source}: not valid JSON: {e.Message}", e); }
+        using (doc)
+        {
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object) throw new GroundSharpException($"{source}: the config must be a JSON object");
+            var r = new JsonReaderHelper(source);
+            var c = new AlbefConfig();
+            var bert = new BertConfig();
+            bool encoderWidthGiven = false;
+            foreach (var p in root.EnumerateObject())
+            {
+                c = p.Name switch
+                {
+                    "image_res" => c with { ImageRes = r.Int(p) },
+                    "patch_size" => c with { PatchSize = r.Int(p) },
+                    "vision_width" => c with { VisionWidth = r.Int(p) },
+                    "vision_depth" => c with { VisionDepth = r.Int(p) },
+                    "vision_heads" => c with { VisionHeads = r.Int(p) },
+                    "vision_mlp_ratio" => c with { VisionMlpRatio = r.Double(p) },
+                    "embed_dim" => c with { EmbedDim = r.Int(p) },
+                    "gradcam_layer" => c with { GradcamLayer = p.Value.ValueKind == JsonValueKind.Null ? null : r.Int(p) },
+                    "temp" => c with { Temp = r.Double(p) },
+                    "queue_size" => c with { QueueSize = r.Int(p) },
+                    "momentum" => c with { Momentum = r.Double(p) },
+                    "alpha" => c with { Alpha = r.Double(p) },
+                    "mlm_probability" => c with { MlmProbability = r.Double(p) },
+                    "distill" => c with { Distill = r.Bool(p) },
+                    "max_words" => c with { MaxWords = r.Int(p) },
+                    "bert" => c,
+                    _ => throw new GroundSharpException($"{source}: unknown config key '{p.Name}' (known: image_res, patch_size, vision_width, vision_depth, vision_heads, vision_mlp_ratio, embed_dim, gradcam_layer, temp, queue_size, momentum, alpha, mlm_probability, distill, max_words, bert)"),
+                };
+                if (p.Name != "bert") continue;
+                if (p.Value.ValueKind != JsonValueKind.Object) throw new GroundSharpException($"{source}: 'bert' must be an object (the BERT config)");
+                foreach (var q in p.Value.EnumerateObject())
+                {
+                    bert = q.Name switch
+                    {
+                        "vocab_size" => bert with { VocabSize = r.Int(q) },
+                        "hidden_size" => bert with { HiddenSize = r.Int(q) },
+                        "num_hidden_layers" => bert with { NumHiddenLayers = r.Int(q) },
+                        "num_attention_heads" => bert with { NumAttentionHeads = r.Int(q) },
+                        "intermediate_size" => bert with { IntermediateSize = r.Int(q) },
+                        "max_position_embeddings" => bert with { MaxPositionEmbeddings = r.Int(q) },
+                        "type_vocab_size" => bert with { TypeVocabSize = r.Int(q) },
+                        "layer_norm_eps" => bert with { LayerNormEps = r.Double(q) },
+                        "hidden_dropout_prob" => bert with { HiddenDropoutProb = r.Double(q) },
+                        "attention_probs_dropout_prob" => bert with { AttentionProbsDropoutProb = r.Double(q) },
+                        "initializer_range" => bert with { InitializerRange = r.Double(q) },
+                        "pad_token_id" => bert with { PadTokenId = r.Int(q) },
+                        "fusion_layer" => bert with { FusionLayer = r.Int(q) },
+                        "encoder_width" => bert with { EncoderWidth = r.Int(q) },
+                        // Descriptive keys of config_bert.json: checked, not stored.
+                        "hidden_act" => r.Expect(q, "gelu", bert),
+                        "model_type" => r.Expect(q, "bert", bert),
+                        "position_embedding_type" => r.Expect(q, "absolute", bert),
+                        "architectures" => bert,
+                        _ => throw new GroundSharpException($"{source}: unknown key 'bert.{q.Name}'"),
+                    };
+                    if (q.Name == "encoder_width") encoderWidthGiven = true;
+                }
+            }
+            if (!encoderWidthGiven) bert = bert with { EncoderWidth = c.VisionWidth };
+            return (c with { Bert = bert }).Validate(source);
+        }
+    }
+
+    /// <summary>Writes the config in the same JSON format <see cref="Parse"/> reads.</summary>
+    public string ToJson()
+    {
+        var o = new Dictionary<string, object?>
+        {
+            ["image_res"] = ImageRes, ["patch_size"] = PatchSize, ["vision_width"] = VisionWidth,
+            ["vision_depth"] = VisionDepth, ["vision_heads"] = VisionHeads, ["vision_mlp_ratio"] = VisionMlpRatio,
+            ["embed_dim"] = EmbedDim, ["gradcam_layer"] = EffectiveGradcamLayer, ["temp"] = Temp,
+            ["queue_size"] = QueueSize, ["momentum"] = Momentum, ["alpha"] = Alpha,
+            ["mlm_probability"] = MlmProbability, ["distill"] = Distill, ["max_words"] = MaxWords,
+            ["bert"] = new Dictionary<string, object?>
+            {
+                ["vocab_size"] = Bert.VocabSize, ["hidden_size"] = Bert.HiddenSize,
+                ["num_hidden_layers"] = Bert.NumHiddenLayers, ["num_attention_heads"] = Bert.NumAttentionHeads,
+                ["intermediate_size"] = Bert.IntermediateSize, ["max_position_embeddings"] = Bert.MaxPositionEmbeddings,
+                ["type_vocab_size"] = Bert.TypeVocabSize, ["layer_norm_eps"] = Bert.LayerNormEps,
+                ["hidden_dropout_prob"] = Bert.HiddenDropoutProb, ["attention_probs_dropout_prob"] = Bert.AttentionProbsDropoutProb,
+                ["initializer_range"] = Bert.InitializerRange, ["pad_token_id"] = Bert.PadTokenId,
+                ["fusion_layer"] = Bert.FusionLayer, ["encoder_width"] = Bert.EncoderWidth, ["hidden_act"] = "gelu",
+            },
+        };
+        return JsonSerializer.Serialize(o, new JsonSerializerOptions { WriteIndented = true });
+    }
+
+    private sealed class JsonReaderHelper(string source)
+    {
+        public int Int(JsonProperty p) =>
+            p.Value.ValueKind == JsonValueKind.Number && p.Value.TryGetInt32(out var v) ? v
+                : throw new GroundSharpException($"{source}: '{p.Name}' must be an integer, got {p.Value.GetRawText()}");
+        public double Double(JsonProperty p) =>
+            p.Value.ValueKind == JsonValueKind.Number ? p.Value.GetDouble()
+                : throw new GroundSharpException($"{source}: '{p.Name}' must be a number, got {p.Value.GetRawText()}");
+        public bool Bool(JsonProperty p) =>
+            p.Value.ValueKind is JsonValueKind.True or JsonValueKind.False ? p.Value.GetBoolean()
+                : throw new GroundSharpException($"{source}: '{p.Name}' must be true or false, got {p.Value.GetRawText()}");
+        public T Expect<T>(JsonProperty p, string expected, T value) =>
+            p.Value.ValueKind == JsonValueKind.String && p.Value.GetString() == expected ? value
+                : throw new GroundSharpException($"{source}: '{p.Name}' = {p.Value.GetRawText()} is not supported (only \"{expected}\")");
+    }
+}

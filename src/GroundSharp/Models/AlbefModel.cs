@@ -1,0 +1,129 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace GroundSharp.Models;
+
+#pragma warning disable IDE1006, CS8618
+
+/// <summary>
+/// ALBEF (ViT + BERT with fusion layers + projections + ITM head + MLM head), laid out with the state-dict
+/// names of the public ALBEF/AMC checkpoints. The momentum copies and queues used in pre-training are not
+/// part of this module (they are training state).
+/// </summary>
+public sealed class AlbefModel : nn.Module
+{
+    public readonly VisionTransformer visual_encoder;
+    public readonly AlbefTextEncoder text_encoder;
+    public readonly Linear vision_proj;
+    public readonly Linear text_proj;
+    public readonly Linear itm_head;
+    public readonly Parameter temp;
+
+    public AlbefConfig Config { get; }
+
+    public AlbefModel(AlbefConfig config, long? seed = null) : base(nameof(AlbefModel))
+    {
+        Config = config.Validate();
+        visual_encoder = new VisionTransformer(config);
+        text_encoder = new AlbefTextEncoder(config.Bert);
+        vision_proj = nn.Linear(config.VisionWidth, config.EmbedDim);
+        text_proj = nn.Linear(config.Bert.HiddenSize, config.EmbedDim);
+        itm_head = nn.Linear(config.Bert.HiddenSize, 2);
+        temp = new Parameter(tensor((float)config.Temp));
+        RegisterComponents();
+        InitWeights(seed);
+    }
+
+    public BertModel Bert => text_encoder.bert;
+
+    /// <summary>The ALBEF constructors' initialisation: ViT trunc_normal(0.02), BERT normal(0.02), LayerNorm 1/0, zero biases.</summary>
+    private void InitWeights(long? seed)
+    {
+        using var _ = no_grad();
+        using var gen = seed is null ? null : new Generator((ulong)seed.Value);
+        double std = Config.Bert.InitializerRange;
+        foreach (var (name, p) in named_parameters())
+        {
+            if (name.EndsWith("LayerNorm.weight") || name.EndsWith("norm1.weight") || name.EndsWith("norm2.weight") || name == "visual_encoder.norm.weight")
+                p.fill_(1.0);
+            else if (name.EndsWith(".bias"))
+                p.zero_();
+            else if (name == "temp")
+                p.fill_(Config.Temp);
+            else if (name.StartsWith("visual_encoder.patch_embed"))
+            {
+                // PyTorch's Conv2d default: kaiming_uniform(a=√5) = U(±1/√fan_in).
+                double bound = 1.0 / Math.Sqrt(p.shape[1] * p.shape[2] * p.shape[3]);
+                nn.init.uniform_(p, -bound, bound, generator: gen);
+            }
+            else if (name.StartsWith("visual_encoder"))
+                nn.init.trunc_normal_(p, 0.0, 0.02, -2.0, 2.0, generator: gen);
+            else
+                nn.init.normal_(p, 0.0, std, generator: gen);
+        }
+    }
+
+    /// <summary>(B,1,1,L) additive mask (1 - m) * -10000 in the model's dtype.</summary>
+    public static Tensor ExtendedMask(Tensor attentionMask, ScalarType dtype)
+    {
+        using var scope = NewDisposeScope();
+        var m = attentionMask.to_type(dtype).unsqueeze(1).unsqueeze(2);
+        return ((1.0 - m) * -10000.0).MoveToOuterDisposeScope();
+    }
+
+    public ScalarType DType => itm_head.weight.dtype;
+    public Device Device => itm_head.weight.device;
+
+    /// <summary>ViT embeddings (B, 1+N, Dv) of normalised images (B,3,R,R).</summary>
+    public Tensor EncodeImage(Tensor images) => visual_encoder.Forward(images.to(DType));
+
+    /// <summary>BERT in "text" mode: embeddings, then layers [0, fusion_layer).</summary>
+    public Tensor EncodeText(Tensor inputIds, Tensor attentionMask)
+    {
+        using var scope = NewDisposeScope();
+        var mask = ExtendedMask(attentionMask, DType);
+        var h = Bert.embeddings.Forward(inputIds);
+        for (int i = 0; i < Config.Bert.FusionLayer; i++) h = Bert.Layer(i).Forward(h, mask, null, null);
+        return h.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// BERT in "fusion" mode over layers [from, to) (default: all fusion layers) on text hidden states,
+    /// cross-attending to <paramref name="imageEmbeds"/> ((B or 1, 1+N, Dv); a batch of 1 is shared by all texts).
+    /// </summary>
+    public Tensor Fuse(Tensor textHidden, Tensor attentionMask, Tensor imageEmbeds, int? from = null, int? to = null)
+    {
+        using var scope = NewDisposeScope();
+        var mask = ExtendedMask(attentionMask, DType);
+        var h = textHidden;
+        int start = from ?? Config.Bert.FusionLayer, end = to ?? Config.Bert.NumHiddenLayers;
+        for (int i = start; i < end; i++) h = Bert.Layer(i).Forward(h, mask, imageEmbeds, null);
+        return h.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>ITM logits (B,2) from fusion hidden states; class 1 = match.</summary>
+    public Tensor ItmLogits(Tensor fusionHidden)
+    {
+        using var cls = fusionHidden.select(1, 0);
+        return itm_head.forward(cls);
+    }
+
+    /// <summary>L2-normalised projection of the image [CLS] (B, embed_dim).</summary>
+    public Tensor ImageFeatures(Tensor imageEmbeds)
+    {
+        using var p = vision_proj.forward(imageEmbeds.select(1, 0));
+        return F.normalize(p, dim: -1);
+    }
+
+    /// <summary>L2-normalised projection of the text [CLS] (B, embed_dim).</summary>
+    public Tensor TextFeatures(Tensor textEmbeds)
+    {
+        using var p = text_proj.forward(textEmbeds.select(1, 0));
+        return F.normalize(p, dim: -1);
+    }
+
+    /// <summary>MLM logits (B,L,vocab) from BERT hidden states.</summary>
+    public Tensor MlmLogits(Tensor hidden) => text_encoder.cls.predictions.Forward(hidden);
+}

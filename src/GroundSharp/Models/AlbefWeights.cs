@@ -1,0 +1,129 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace GroundSharp.Models;
+
+/// <summary>What happened when a state dict was loaded into an <see cref="AlbefModel"/>.</summary>
+public sealed record WeightLoadReport(
+    IReadOnlyList<string> Loaded,
+    IReadOnlyList<string> Missing,
+    IReadOnlyList<string> Unexpected,
+    IReadOnlyList<string> Mismatched,
+    IReadOnlyList<string> IgnoredTrainingOnly,
+    IReadOnlyList<string> Notes)
+{
+    public bool IsClean => Missing.Count == 0 && Unexpected.Count == 0 && Mismatched.Count == 0;
+
+    public string Summary(string source)
+    {
+        var parts = new List<string> { $"{source}: loaded {Loaded.Count} tensors" };
+        if (IgnoredTrainingOnly.Count > 0) parts.Add($"ignored {IgnoredTrainingOnly.Count} training-only entries (momentum copies, queues)");
+        if (Missing.Count > 0) parts.Add($"missing {Missing.Count}: {Preview(Missing)}");
+        if (Unexpected.Count > 0) parts.Add($"unexpected {Unexpected.Count}: {Preview(Unexpected)}");
+        if (Mismatched.Count > 0) parts.Add($"mis-shaped {Mismatched.Count}: {Preview(Mismatched)}");
+        parts.AddRange(Notes);
+        return string.Join("; ", parts);
+    }
+
+    private static string Preview(IReadOnlyList<string> keys) =>
+        string.Join(", ", keys.Take(8)) + (keys.Count > 8 ? $", ... ({keys.Count - 8} more)" : "");
+}
+
+/// <summary>
+/// Loads ALBEF/AMC state dicts (training or evaluation class naming) into <see cref="AlbefModel"/>:
+/// accepts <c>text_encoder.</c> with or without <c>bert.</c> and a DDP <c>module.</c> prefix, resizes
+/// <c>pos_embed</c> to the configured resolution, and reports missing / unexpected / mis-shaped keys.
+/// </summary>
+public static class AlbefWeights
+{
+    private static readonly string[] TrainingOnlyPrefixes =
+        { "visual_encoder_m.", "text_encoder_m.", "vision_proj_m.", "text_proj_m." };
+    private static readonly HashSet<string> TrainingOnlyKeys = new()
+    {
+        "image_queue", "text_queue", "idx_queue", "queue_ptr", "queue_ptr_img", "queue_ptr_txt",
+        // a registered buffer (0..max_positions-1) in HF BERT, recomputed here
+        "text_encoder.bert.embeddings.position_ids",
+    };
+    // Stored twice by PyTorch because the tensors are tied.
+    private const string DecoderBiasAlias = "text_encoder.cls.predictions.decoder.bias";
+    private const string DecoderWeight = "text_encoder.cls.predictions.decoder.weight";
+
+    /// <summary>Maps a checkpoint key to this model's naming.</summary>
+    public static string CanonicalKey(string key)
+    {
+        if (key.StartsWith("module.")) key = key["module.".Length..];
+        foreach (var enc in new[] { "text_encoder.", "text_encoder_m." })
+            if (key.StartsWith(enc) && !key.StartsWith(enc + "bert.") && !key.StartsWith(enc + "cls."))
+                return enc + "bert." + key[enc.Length..];
+        return key;
+    }
+
+    public static bool IsTrainingOnly(string canonicalKey) =>
+        TrainingOnlyKeys.Contains(canonicalKey) || TrainingOnlyPrefixes.Any(canonicalKey.StartsWith);
+
+    /// <param name="strict">Fail (listing every problem) on missing, unexpected or mis-shaped keys.</param>
+    public static WeightLoadReport Load(AlbefModel model, IReadOnlyDictionary<string, Tensor> stateDict, bool strict, string source)
+    {
+        var byKey = new Dictionary<string, Tensor>();
+        var ignored = new List<string>();
+        var notes = new List<string>();
+        foreach (var (rawKey, t) in stateDict)
+        {
+            var k = CanonicalKey(rawKey);
+            if (IsTrainingOnly(k) || k == DecoderBiasAlias) { ignored.Add(rawKey); continue; }
+            byKey[k] = t;
+        }
+
+        var loaded = new List<string>();
+        var missing = new List<string>();
+        var mismatched = new List<string>();
+        using (no_grad())
+        {
+            foreach (var (name, target) in model.named_parameters())
+            {
+                if (!byKey.Remove(name, out var src))
+                {
+                    if (name == DecoderWeight && loaded.Contains("text_encoder.bert.embeddings.word_embeddings.weight")) continue; // tied
+                    missing.Add(name);
+                    continue;
+                }
+                var value = src;
+                if (name == "visual_encoder.pos_embed" && src.dim() == 3 && !src.shape.SequenceEqual(target.shape) && src.shape[2] == target.shape[2])
+                {
+                    value = VisionTransformer.ResizePosEmbed(src.to_type(ScalarType.Float32), model.Config.GridSize);
+                    notes.Add($"pos_embed resized from {src.shape[1] - 1} to {target.shape[1] - 1} patch positions (bicubic)");
+                }
+                if (!value.shape.SequenceEqual(target.shape))
+                {
+                    mismatched.Add($"{name} (checkpoint {Shape(value)}, model {Shape(target)})");
+                    continue;
+                }
+                if (!value.is_floating_point() && value.dtype != ScalarType.Bool && target.is_floating_point())
+                {
+                    mismatched.Add($"{name} (checkpoint dtype {value.dtype}, model {target.dtype})");
+                    continue;
+                }
+                target.copy_(value);
+                if (!ReferenceEquals(value, src)) value.Dispose();
+                loaded.Add(name);
+            }
+        }
+
+        var unexpected = byKey.Keys.ToList();
+        bool missingMlmOnly = missing.Count > 0 && missing.All(m => m.StartsWith("text_encoder.cls."));
+        if (missingMlmOnly)
+        {
+            notes.Add("the checkpoint has no MLM head (text_encoder.cls.*): fine for grounding, needed only for training");
+            missing.Clear();
+        }
+        var report = new WeightLoadReport(loaded, missing, unexpected, mismatched, ignored, notes);
+        if (strict && !report.IsClean)
+            throw new GroundSharpException($"{source} does not match the model configuration: " + report.Summary(source) +
+                                           ". Pass the config the checkpoint was trained with (--config).");
+        if (loaded.Count == 0)
+            throw new GroundSharpException($"{source}: no tensor of the checkpoint matches an ALBEF parameter name; is it an ALBEF/AMC checkpoint?");
+        return report;
+    }
+
+    private static string Shape(Tensor t) => "[" + string.Join(", ", t.shape) + "]";
+}
