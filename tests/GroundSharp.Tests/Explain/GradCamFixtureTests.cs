@@ -1,0 +1,71 @@
+using GroundSharp.Explain;
+using GroundSharp.Tests.Models;
+using TorchSharp;
+using Xunit;
+using Xunit.Abstractions;
+using static TorchSharp.torch;
+
+namespace GroundSharp.Tests.Explain;
+
+/// <summary>Evaluation-mode GradCAM against the authors' val() (fixture section b).</summary>
+public class GradCamFixtureTests(ITestOutputHelper output)
+{
+    [Theory]
+    [InlineData("f32", 1e-4)]
+    [InlineData("f64", 1e-10)]
+    public void EvalGradCamMatchesAuthorsCode(string suffix, double tol)
+    {
+        var dtype = suffix == "f32" ? ScalarType.Float32 : ScalarType.Float64;
+        using var scope = NewDisposeScope();
+        using var model = FixtureModel.Load(dtype);
+        var images = FixtureData.Load("input_image.f32").to_type(dtype);
+        var ids = FixtureData.Load("input_ids.i64");
+        var mask = FixtureData.Load("attention_mask.i64");
+
+        Tensor imageEmbeds;
+        using (no_grad()) imageEmbeds = model.EncodeImage(images);
+        using var cam = GradCam.ForGrounding(model, imageEmbeds, ids, mask);
+
+        Check("b_attention_map", cam.Attention);
+        Check("b_attention_grad", cam.AttentionGrad);
+        Check("b_itm_logits_multimodal", cam.ItmLogits);
+        // The authors divide by the padded length T = 9; we divide by each phrase's own length.
+        var ownLength = mask.sum(1).to_type(dtype).view(-1, 1, 1);
+        Check("b_gradcam", cam.Maps * ownLength / mask.shape[1]);
+        // Same values through the authors' convention directly.
+        var official = GradCam.MapFromAttention(cam.Attention, cam.AttentionGrad, mask, 16, 16, divideByOwnLength: false);
+        Check("b_gradcam", official);
+
+        void Check(string name, Tensor actual)
+        {
+            double err = FixtureData.RelErrVsMax(actual, FixtureData.Load($"{name}.{suffix}"));
+            output.WriteLine($"{name}.{suffix}: max rel err {err:E2}");
+            Assert.True(err < tol, $"{name}.{suffix}: {err:E3} >= {tol:E1}");
+        }
+    }
+
+    [Fact]
+    public void MapsDoNotDependOnBatchMates()
+    {
+        using var scope = NewDisposeScope();
+        using var model = FixtureModel.Load();
+        var images = FixtureData.Load("input_image.f32");
+        var ids = FixtureData.Load("input_ids.i64");
+        var mask = FixtureData.Load("attention_mask.i64");
+        Tensor img0;
+        using (no_grad()) img0 = model.EncodeImage(images.narrow(0, 0, 1));
+
+        // All three phrases against image 0 in one batch (shared image embeddings) ...
+        using var batched = GradCam.ForGrounding(model, img0, ids, mask);
+        for (int i = 0; i < 3; i++)
+        {
+            // ... equal each phrase alone, unpadded.
+            long len = mask[i].sum().item<long>();
+            using var single = GradCam.ForGrounding(model, img0, ids.narrow(0, i, 1).narrow(1, 0, len), mask.narrow(0, i, 1).narrow(1, 0, len));
+            double err = FixtureData.RelErrVsMax(batched.Maps.narrow(0, i, 1), single.Maps);
+            Assert.True(err < 1e-5, $"phrase {i}: {err}");
+            Assert.True(FixtureData.RelErrVsMax(batched.ItmLogits.narrow(0, i, 1), single.ItmLogits) < 1e-5);
+        }
+        Assert.All(model.parameters(), p => Assert.True(p.requires_grad));
+    }
+}

@@ -1,0 +1,49 @@
+using GroundSharp.Models;
+using TorchSharp;
+using Xunit;
+using Xunit.Abstractions;
+using static TorchSharp.torch;
+
+namespace GroundSharp.Tests.Models;
+
+/// <summary>Plain forward of the fixture model against the authors' outputs (fixture section a).</summary>
+public class AlbefForwardFixtureTests(ITestOutputHelper output)
+{
+    [Theory]
+    [InlineData("f32", 1e-4)]
+    [InlineData("f64", 1e-10)]
+    public void ForwardMatchesAuthorsCode(string suffix, double tol)
+    {
+        var dtype = suffix == "f32" ? ScalarType.Float32 : ScalarType.Float64;
+        using var scope = NewDisposeScope();
+        using var model = FixtureModel.Load(dtype);
+        using var _ = no_grad();
+        var images = FixtureData.Load("input_image.f32").to_type(dtype);
+        var ids = FixtureData.Load("input_ids.i64");
+        var mask = FixtureData.Load("attention_mask.i64");
+
+        var imageEmbeds = model.EncodeImage(images);
+        var textEmbeds = model.EncodeText(ids, mask);
+        var fusion = model.Fuse(textEmbeds, mask, imageEmbeds);
+        var itm = model.ItmLogits(fusion);
+        var imageFeat = model.ImageFeatures(imageEmbeds);
+        var textFeat = model.TextFeatures(textEmbeds);
+        var sim = imageFeat.matmul(textFeat.t()) / model.temp;
+
+        Check("a_image_embeds", imageEmbeds);
+        Check("a_text_embeds", textEmbeds);
+        Check("a_fusion_hidden", fusion);
+        Check("a_fusion_cls", fusion.select(1, 0));
+        Check("a_itm_logits", itm);
+        Check("a_image_feat", imageFeat);
+        Check("a_text_feat", textFeat);
+        Check("a_sim_i2t", sim);
+
+        void Check(string name, Tensor actual)
+        {
+            double err = FixtureData.RelErrVsMax(actual, FixtureData.Load($"{name}.{suffix}"));
+            output.WriteLine($"{name}.{suffix}: max rel err {err:E2}");
+            Assert.True(err < tol, $"{name}.{suffix}: {err:E3} >= {tol:E1}");
+        }
+    }
+}
