@@ -1,0 +1,113 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using GroundSharp.Data;
+using GroundSharp.Explain;
+using GroundSharp.Models;
+using Spectre.Console;
+
+namespace GroundSharp.Cli.Commands;
+
+/// <summary><c>groundsharp ground</c>: heatmap, point and box for each phrase in one image.</summary>
+public static class GroundCommand
+{
+    public static Command Build()
+    {
+        var checkpoint = new Option<string?>("--checkpoint") { Description = "ALBEF/AMC checkpoint (.pth from PyTorch, or .safetensors)" };
+        var config = new Option<string?>("--config") { Description = "model config JSON (default: stored in the checkpoint, groundsharp-config.json beside it, or ALBEF-base)" };
+        var vocab = new Option<string?>("--vocab") { Description = "BERT vocab.txt (default: the bundled bert-base-uncased vocabulary)" };
+        var image = new Option<string>("--image") { Description = "image file (PNG, JPEG, BMP, WebP, GIF)", Required = true };
+        var text = new Option<string[]>("--text") { Description = "a phrase to ground (repeat for several)", Required = true, AllowMultipleArgumentsPerToken = false };
+        var output = new Option<string>("--out") { Description = "output folder for overlays and results.json", DefaultValueFactory = _ => "groundsharp-out" };
+        var layer = new Option<int?>("--layer") { Description = "BERT layer whose cross-attention is explained (default: the config's gradcam_layer)" };
+        var device = new Option<string>("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
+        var cmd = new Command("ground", "Ground phrases in an image: writes one overlay PNG per phrase and results.json.")
+        {
+            checkpoint, config, vocab, image, text, output, layer, device,
+        };
+        cmd.SetAction(r => CliRunner.Run(() => Execute(
+            r.GetValue(checkpoint), r.GetValue(config), r.GetValue(vocab), r.GetValue(image)!, r.GetValue(text) ?? Array.Empty<string>(),
+            r.GetValue(output)!, r.GetValue(layer), r.GetValue(device)!)));
+        return cmd;
+    }
+
+    public static int Execute(string? checkpoint, string? configPath, string? vocabPath, string imagePath, IReadOnlyList<string> phrases,
+                              string outDir, int? layer, string device)
+    {
+        if (phrases.Count == 0) throw new GroundSharpException("give at least one --text phrase");
+        foreach (var p in phrases)
+            if (string.IsNullOrWhiteSpace(p)) throw new GroundSharpException("an empty --text phrase was given");
+        if (checkpoint is null)
+            throw new GroundSharpException("--checkpoint is required (no trained default model ships yet; 'groundsharp demo' runs without one)");
+
+        var img = ImageLoader.Load(imagePath);
+        var tokenizer = vocabPath is null ? AlbefTokenizer.Default : AlbefTokenizer.FromVocab(vocabPath);
+        var loaded = AlbefLoader.Load(checkpoint, configPath, device);
+        Console.Error.WriteLine(loaded.Report.Summary(checkpoint));
+        var grounder = new Grounder(loaded.Model, tokenizer, new GrounderOptions { Layer = layer });
+
+        var results = grounder.Ground(img, phrases);
+        foreach (var r in results)
+            foreach (var w in r.Warnings) Console.Error.WriteLine("warning: " + w);
+
+        Directory.CreateDirectory(outDir);
+        var entries = new List<object>();
+        var files = new List<string>();
+        for (int i = 0; i < results.Count; i++)
+        {
+            var r = results[i];
+            string file = $"{i:D2}-{Slug(r.Phrase)}.png";
+            files.Add(file);
+            using (var bmp = HeatmapOverlay.Render(img, r, label: r.Phrase))
+                HeatmapOverlay.SavePng(bmp, Path.Combine(outDir, file));
+            entries.Add(new
+            {
+                phrase = r.Phrase,
+                cleaned = r.CleanedPhrase,
+                gridSize = new[] { r.GridHeight, r.GridWidth },
+                gridMap = r.GridMap,
+                point = new[] { r.Point.X, r.Point.Y },
+                box = new[] { r.Box.X1, r.Box.Y1, r.Box.X2, r.Box.Y2 },
+                score = r.Score,
+                tokens = r.TokenCount,
+                overlay = file,
+                warnings = r.Warnings,
+            });
+        }
+        var doc = new
+        {
+            image = new { path = imagePath, width = img.Width, height = img.Height },
+            checkpoint,
+            config = loaded.ConfigSource,
+            layer = grounder.Layer,
+            boxRule = $"bounding box of the 4-connected region >= {HeatmapBox.DefaultFraction} x peak containing the point; x2/y2 exclusive",
+            results = entries,
+        };
+        WriteJsonAtomic(Path.Combine(outDir, "results.json"), doc);
+
+        var table = new Table().AddColumns("#", "phrase", "match p", "point (x, y)", "box (x1, y1, x2, y2)", "overlay");
+        for (int i = 0; i < results.Count; i++)
+        {
+            var r = results[i];
+            table.AddRow(i.ToString(), CliRunner.Esc(r.Phrase), r.Score.ToString("F3", CultureInfo.InvariantCulture),
+                $"{r.Point.X}, {r.Point.Y}", $"{r.Box.X1:0}, {r.Box.Y1:0}, {r.Box.X2:0}, {r.Box.Y2:0}", CliRunner.Esc(files[i]));
+        }
+        AnsiConsole.Write(table);
+        AnsiConsole.MarkupLine($"wrote [bold]{CliRunner.Esc(Path.Combine(outDir, "results.json"))}[/]");
+        return 0;
+    }
+
+    public static void WriteJsonAtomic(string path, object doc)
+    {
+        var tmp = path + ".tmp";
+        File.WriteAllText(tmp, JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true }));
+        File.Move(tmp, path, overwrite: true);
+    }
+
+    public static string Slug(string phrase)
+    {
+        var chars = phrase.ToLowerInvariant().Select(c => char.IsLetterOrDigit(c) ? c : '-').ToArray();
+        var s = string.Join('-', new string(chars).Split('-', StringSplitOptions.RemoveEmptyEntries));
+        return s.Length == 0 ? "phrase" : s[..Math.Min(40, s.Length)];
+    }
+}

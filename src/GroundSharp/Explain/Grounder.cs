@@ -1,0 +1,116 @@
+using System.Diagnostics;
+using GroundSharp.Data;
+using GroundSharp.Eval;
+using GroundSharp.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace GroundSharp.Explain;
+
+/// <summary>Where a phrase is in an image, according to the GradCAM of the ITM match score.</summary>
+public sealed record GroundingResult
+{
+    public required string Phrase { get; init; }
+    /// <summary>The phrase after ALBEF's pre_caption (what the model saw).</summary>
+    public required string CleanedPhrase { get; init; }
+    /// <summary>The raw GradCAM map on the patch grid, row-major (GridHeight × GridWidth), before any upsampling.</summary>
+    public required float[] GridMap { get; init; }
+    public required int GridHeight { get; init; }
+    public required int GridWidth { get; init; }
+    /// <summary>The map upsampled (bicubic) to the original image size, row-major (ImageHeight × ImageWidth).</summary>
+    public required float[] Heatmap { get; init; }
+    public required int ImageWidth { get; init; }
+    public required int ImageHeight { get; init; }
+    /// <summary>The first maximum of <see cref="Heatmap"/> (the pointing-game point), in original-image pixels.</summary>
+    public required (int X, int Y) Point { get; init; }
+    /// <summary>See <see cref="HeatmapBox"/>: bounding box of the connected region ≥ fraction × peak around the point.</summary>
+    public required Box Box { get; init; }
+    /// <summary>ITM match probability softmax(logits)[1].</summary>
+    public required double Score { get; init; }
+    public required int TokenCount { get; init; }
+    public IReadOnlyList<string> Warnings { get; init; } = Array.Empty<string>();
+}
+
+public sealed record GrounderOptions
+{
+    /// <summary>BERT layer whose cross-attention is explained; null = the config's GradCAM layer.</summary>
+    public int? Layer { get; init; }
+    /// <summary>Phrases per forward/backward batch (bounds memory for many phrases).</summary>
+    public int MaxBatch { get; init; } = 32;
+    public double BoxFraction { get; init; } = HeatmapBox.DefaultFraction;
+}
+
+/// <summary>
+/// Grounds phrases in images with an ALBEF model: the image is encoded once, all its phrases are batched
+/// against the shared image embeddings, and only d(logit)/d(attention) is back-propagated (see <see cref="GradCam"/>).
+/// </summary>
+public sealed class Grounder
+{
+    private readonly AlbefModel _model;
+    private readonly AlbefTokenizer _tokenizer;
+    private readonly GrounderOptions _options;
+
+    public Grounder(AlbefModel model, AlbefTokenizer tokenizer, GrounderOptions? options = null)
+    {
+        _model = model;
+        _tokenizer = tokenizer;
+        _options = options ?? new GrounderOptions();
+        if (tokenizer.VocabSize > model.Config.Bert.VocabSize)
+            throw new GroundSharpException($"the vocabulary ({tokenizer.VocabSource}, {tokenizer.VocabSize} entries) is larger than the model's vocab_size ({model.Config.Bert.VocabSize}): wrong --vocab for this checkpoint?");
+        int layer = _options.Layer ?? model.Config.EffectiveGradcamLayer;
+        if (layer < model.Config.Bert.FusionLayer || layer >= model.Config.Bert.NumHiddenLayers)
+            throw new GroundSharpException($"--layer {layer} is not a fusion layer of this model (valid: {model.Config.Bert.FusionLayer}..{model.Config.Bert.NumHiddenLayers - 1})");
+        _model.eval();
+    }
+
+    public AlbefModel Model => _model;
+    public int Layer => _options.Layer ?? _model.Config.EffectiveGradcamLayer;
+
+    public IReadOnlyList<GroundingResult> Ground(RgbImage image, IReadOnlyList<string> phrases)
+    {
+        if (phrases.Count == 0) throw new GroundSharpException("no phrase to ground: give at least one");
+        var cfg = _model.Config;
+        var results = new List<GroundingResult>(phrases.Count);
+        using var scope = NewDisposeScope();
+        Tensor imageEmbeds;
+        using (no_grad())
+        {
+            var pixels = ImagePreprocessor.ToTensor(image, cfg.ImageRes, _model.Device).to_type(_model.DType).unsqueeze(0);
+            imageEmbeds = _model.EncodeImage(pixels);
+        }
+        for (int start = 0; start < phrases.Count; start += _options.MaxBatch)
+        {
+            var chunk = phrases.Skip(start).Take(_options.MaxBatch).ToList();
+            using var chunkScope = NewDisposeScope();
+            using var tokens = _tokenizer.Encode(chunk, cfg.Bert.MaxPositionEmbeddings, cfg.MaxWords, _model.Device);
+            if (tokens.InputIds.max().item<long>() >= cfg.Bert.VocabSize)
+                throw new GroundSharpException($"a token id exceeds the model's vocab_size ({cfg.Bert.VocabSize}): the vocabulary {_tokenizer.VocabSource} does not belong to this model");
+            using var cam = GradCam.ForGrounding(_model, imageEmbeds, tokens.InputIds, tokens.AttentionMask, Layer);
+            var matchProb = cam.ItmLogits.softmax(1).select(1, 1).to_type(ScalarType.Float64).cpu().data<double>().ToArray();
+            for (int i = 0; i < chunk.Count; i++)
+            {
+                var grid = cam.Maps[i].to_type(ScalarType.Float32).cpu();
+                var up = Heatmaps.UpsampleBicubic(grid, image.Height, image.Width);
+                var heat = up.contiguous().data<float>().ToArray();
+                var point = Heatmaps.FirstArgmax(up);
+                results.Add(new GroundingResult
+                {
+                    Phrase = chunk[i],
+                    CleanedPhrase = tokens.CleanedPhrases[i],
+                    GridMap = grid.contiguous().data<float>().ToArray(),
+                    GridHeight = cfg.GridSize,
+                    GridWidth = cfg.GridSize,
+                    Heatmap = heat,
+                    ImageWidth = image.Width,
+                    ImageHeight = image.Height,
+                    Point = point,
+                    Box = HeatmapBox.FromPeakRegion(heat, image.Width, image.Height, point, _options.BoxFraction),
+                    Score = matchProb[i],
+                    TokenCount = tokens.TokenCounts[i],
+                    Warnings = tokens.Warnings.Where(w => w.Contains(chunk[i], StringComparison.Ordinal)).ToList(),
+                });
+            }
+        }
+        return results;
+    }
+}
