@@ -1,4 +1,5 @@
 using GroundSharp.Data;
+using SkiaSharp;
 using TorchSharp;
 using Xunit;
 using Xunit.Abstractions;
@@ -100,5 +101,29 @@ public class ImagePreprocessingTests(ITestOutputHelper output)
         Assert.Equal(new long[] { 3, Res, Res }, input.shape);
         double maxAbs = (input - expected).abs().max().item<float>();
         Assert.True(maxAbs <= 1e-6, $"max abs difference {maxAbs}");
+    }
+}
+
+/// <summary>Why <see cref="PilResize"/> exists: a point-sampled Catmull-Rom resize does not give the authors' pixels.</summary>
+public class CatmullRomComparisonTests(ITestOutputHelper output)
+{
+    [Fact]
+    public void Skia_catmull_rom_differs_from_pillow_when_shrinking()
+    {
+        var image = ImageLoader.Load(FixtureData.PathOf("image_2_512x288.png"));
+        using var source = image.ToSKBitmap();
+        using var resized = source.Resize(new SKImageInfo(256, 256, SKColorType.Rgba8888, SKAlphaType.Opaque),
+            new SKSamplingOptions(SKCubicResampler.CatmullRom));
+        var catmullRom = RgbImage.FromSKBitmap(resized).Pixels;
+        var pillow = File.ReadAllBytes(FixtureData.PathOf("tensors/input_image_resized_u8.u8")).AsSpan(2 * 256 * 256 * 3, 256 * 256 * 3).ToArray();
+        int differing = 0, maxDiff = 0;
+        for (int i = 0; i < pillow.Length; i++)
+        {
+            int d = Math.Abs(pillow[i] - catmullRom[i]);
+            if (d > 0) differing++;
+            maxDiff = Math.Max(maxDiff, d);
+        }
+        output.WriteLine($"Catmull-Rom vs Pillow on 512x288 -> 256x256: {differing} of {pillow.Length} values differ, max |diff| {maxDiff}");
+        Assert.True(differing > pillow.Length / 10);
     }
 }
