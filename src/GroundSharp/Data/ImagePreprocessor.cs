@@ -15,6 +15,7 @@ public static class ImagePreprocessor
     /// <summary>float32 (3, res, res) network input on <paramref name="device"/> (CPU when null).</summary>
     public static Tensor ToTensor(RgbImage image, int imageRes, Device? device = null)
     {
+        CheckResolution(imageRes);
         var values = new float[3 * imageRes * imageRes];
         WriteNormalised(image, imageRes, values, 0);
         return tensor(values, [3, imageRes, imageRes], dtype: ScalarType.Float32, device: device);
@@ -26,10 +27,16 @@ public static class ImagePreprocessor
         ArgumentNullException.ThrowIfNull(images);
         var list = images.ToList();
         if (list.Count == 0) throw new ArgumentException("no images to batch", nameof(images));
+        CheckResolution(imageRes);
         int plane = 3 * imageRes * imageRes;
         var values = new float[list.Count * plane];
         for (int b = 0; b < list.Count; b++) WriteNormalised(list[b], imageRes, values, b * plane);
         return tensor(values, [list.Count, 3, imageRes, imageRes], dtype: ScalarType.Float32, device: device);
+    }
+
+    private static void CheckResolution(int imageRes)
+    {
+        if (imageRes <= 0) throw new ArgumentOutOfRangeException(nameof(imageRes), imageRes, "must be positive");
     }
 
     /// <summary>
@@ -39,7 +46,6 @@ public static class ImagePreprocessor
     private static void WriteNormalised(RgbImage image, int imageRes, float[] destination, int offset)
     {
         ArgumentNullException.ThrowIfNull(image);
-        if (imageRes <= 0) throw new ArgumentOutOfRangeException(nameof(imageRes), imageRes, "must be positive");
         var resized = PilResize.Bicubic(image, imageRes, imageRes);
         var pixels = resized.Pixels;
         int plane = imageRes * imageRes;
