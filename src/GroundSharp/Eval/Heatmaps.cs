@@ -1,0 +1,55 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace GroundSharp.Eval;
+
+/// <summary>Turning a GradCAM grid into a point on the original image, as the official evaluation does.</summary>
+public static class Heatmaps
+{
+    /// <summary>
+    /// Bicubic upsampling of an (h, w) grid to (height, width), align_corners false, in float32: the official
+    /// <c>F.interpolate(pred.view(1,1,h,w), size=(H,W), mode='bicubic').squeeze()</c>. TorchSharp calls the
+    /// same libtorch kernel, so values (and therefore argmax ties) match PyTorch's. Returns a new (height, width)
+    /// float32 tensor on the grid's device; the caller owns it.
+    /// </summary>
+    public static Tensor UpsampleBicubic(Tensor grid, int height, int width)
+    {
+        if (grid.dim() != 2)
+            throw new GroundSharpException($"a heatmap grid must be 2-D (h, w); got shape [{string.Join(", ", grid.shape)}]");
+        if (height <= 0 || width <= 0)
+            throw new GroundSharpException($"image size must be positive; got {width}x{height} (width x height)");
+        using var scope = NewDisposeScope();
+        var input = grid.to_type(ScalarType.Float32).view(1, 1, grid.shape[0], grid.shape[1]);
+        var up = nn.functional.interpolate(input, size: [height, width],
+            mode: InterpolationMode.Bicubic, align_corners: false);
+        return up.view(height, width).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The first maximum of a 2-D map in row-major order, as (x = column, y = row): the official
+    /// <c>(up == up.max()).nonzero()[0]</c>. libtorch's argmax returns the lowest flat index among equal maxima
+    /// (tested on ties), which is the same pixel without materialising the comparison mask.
+    /// </summary>
+    public static (int X, int Y) FirstArgmax(Tensor map)
+    {
+        if (map.dim() != 2)
+            throw new GroundSharpException($"a heatmap must be 2-D (height, width); got shape [{string.Join(", ", map.shape)}]");
+        if (map.numel() == 0)
+            throw new GroundSharpException("cannot take the maximum of an empty heatmap");
+        using var scope = NewDisposeScope();
+        var flat = map.reshape(-1);
+        // A NaN makes the official `up == up.max()` empty (NaN != NaN) and its `[0]` fail; say so clearly.
+        if (flat.isnan().any().item<bool>())
+            throw new GroundSharpException("the heatmap contains NaN; no maximum point is defined");
+        long index = flat.argmax().item<long>();
+        long width = map.shape[1];
+        return ((int)(index % width), (int)(index / width));
+    }
+
+    /// <summary>Upsamples the grid to the image size and returns its first maximum as (x, y).</summary>
+    public static (int X, int Y) PredictPoint(Tensor grid, int imageHeight, int imageWidth)
+    {
+        using var up = UpsampleBicubic(grid, imageHeight, imageWidth);
+        return FirstArgmax(up);
+    }
+}

@@ -1,0 +1,72 @@
+using GroundSharp.Eval;
+using Xunit;
+
+namespace GroundSharp.Tests.Eval;
+
+public class BoxAndPointingGameTests
+{
+    [Fact]
+    public void XywhAndXyxyDescribeTheSameBox()
+    {
+        var fromXywh = Box.FromXywh(10, 20, 30, 40);
+        Assert.Equal(Box.FromXyxy(10, 20, 40, 60), fromXywh);
+        Assert.Equal((10.0, 20.0, 30.0, 40.0), fromXywh.ToXywh());
+        Assert.Equal(1200, fromXywh.Area);
+        Assert.Equal(fromXywh, Box.FromXywh([10.0, 20, 30, 40, 0.9])); // proposal rows carry a score
+    }
+
+    [Fact]
+    public void TooFewValuesAreRejected() =>
+        Assert.Throws<GroundSharpException>(() => Box.FromXyxy([1.0, 2, 3]));
+
+    [Fact]
+    public void ValidationNamesTheProblem()
+    {
+        var swapped = Box.FromXyxy(50, 10, 20, 30);
+        var e = Assert.Throws<GroundSharpException>(() => swapped.EnsureWellFormed("GT box"));
+        Assert.Contains("GT box", e.Message);
+        Assert.Throws<GroundSharpException>(() => Box.FromXyxy(0, 0, double.NaN, 5).EnsureWellFormed());
+
+        var image = (Width: 100, Height: 80);
+        Box.FromXyxy(0, 0, 100, 80).EnsureInside(image.Width, image.Height); // the whole image is inside
+        e = Assert.Throws<GroundSharpException>(() => Box.FromXywh(90, 10, 20, 10).EnsureInside(image.Width, image.Height));
+        Assert.Contains("100x80", e.Message);
+        Box.FromXywh(90, 10, 20, 10).EnsureOverlapsImage(image.Width, image.Height); // partly outside is allowed there
+        Assert.Throws<GroundSharpException>(() => Box.FromXywh(100, 10, 20, 10).EnsureOverlapsImage(image.Width, image.Height));
+        Assert.Throws<GroundSharpException>(() => Box.FromXywh(-30, 10, 30, 10).EnsureOverlapsImage(image.Width, image.Height));
+    }
+
+    [Fact]
+    public void ClipToCutsAtTheImageBorder() =>
+        Assert.Equal(Box.FromXyxy(0, 5, 100, 80), Box.FromXyxy(-4, 5, 120, 95).ClipTo(100, 80));
+
+    [Theory]
+    [InlineData(10, 30, false)] // on the left edge
+    [InlineData(50, 30, false)] // on the right edge
+    [InlineData(30, 20, false)] // on the top edge
+    [InlineData(30, 60, false)] // on the bottom edge
+    [InlineData(10, 20, false)] // on a corner
+    [InlineData(11, 21, true)]  // one pixel inside the corner
+    [InlineData(49, 59, true)]
+    [InlineData(30, 40, true)]
+    [InlineData(51, 40, false)]
+    public void HitNeedsStrictInequalities(int x, int y, bool expected) =>
+        Assert.Equal(expected, PointingGame.IsHit((x, y), [Box.FromXyxy(10, 20, 50, 60)]));
+
+    [Fact]
+    public void HitOnAnyBoxCounts()
+    {
+        Box[] boxes = [Box.FromXyxy(0, 0, 5, 5), Box.FromXyxy(100, 100, 200, 200)];
+        Assert.True(PointingGame.IsHit((150, 150), boxes));
+        Assert.False(PointingGame.IsHit((5, 3), boxes));
+        Assert.False(PointingGame.IsHit((1, 1), []));
+    }
+
+    [Fact]
+    public void FractionalXywhEdgesAreStrictToo()
+    {
+        var box = Box.FromXywh(10.5, 20, 9.5, 10); // x2 = 20 exactly
+        Assert.True(PointingGame.IsInside((11, 21), box));
+        Assert.False(PointingGame.IsInside((20, 21), box));
+    }
+}
