@@ -1,0 +1,342 @@
+using System.Buffers.Binary;
+using System.Numerics;
+using System.Text;
+
+namespace GroundSharp.IO;
+
+/// <summary>
+/// Unpickles the <c>data.pkl</c> of a torch.save archive without running code: only the globals PyTorch's
+/// <c>weights_only=True</c> loader allows for state dicts are resolved, and they are interpreted here rather than
+/// called. Tensors come out as <see cref="PendingTensor"/> placeholders; the archive reader fills in their bytes.
+/// </summary>
+internal sealed class RestrictedUnpickler
+{
+    /// <summary>A reference to an allowed Python global (a class or function), never called as code.</summary>
+    internal sealed record GlobalRef(string Module, string Name)
+    {
+        public string FullName => Module + "." + Name;
+        public override string ToString() => FullName;
+    }
+
+    /// <summary>A persistent id <c>('storage', storage_type, key, location, numel)</c>: the record <c>data/KEY</c>.</summary>
+    internal sealed record StorageRef(string Key, TorchDtype Dtype, long Numel, string Location);
+
+    /// <summary>What <c>_rebuild_tensor_v2</c> describes: a strided view of a storage, materialised later.</summary>
+    internal sealed record PendingTensor(StorageRef Storage, long StorageOffset, long[] Size, long[] Stride);
+
+    private const string OrderedDictGlobal = "collections.OrderedDict";
+    private const string RebuildTensorGlobal = "torch._utils._rebuild_tensor_v2";
+    private const string RebuildParameterGlobal = "torch._utils._rebuild_parameter";
+
+    private static readonly HashSet<string> AllowedGlobals =
+        new[] { OrderedDictGlobal, RebuildTensorGlobal, RebuildParameterGlobal }
+            .Concat(TorchDtype.All.Select(d => "torch." + d.StorageTypeName))
+            .ToHashSet();
+
+    private static readonly object Mark = new();
+
+    private readonly byte[] _data;
+    private readonly string _source;
+    private readonly List<object?> _stack = new();
+    private readonly Stack<List<object?>> _markStack = new();
+    private readonly Dictionary<long, object?> _memo = new();
+    private int _pos;
+    private int _opcodeStart;
+
+    /// <param name="data">The pickle bytes.</param>
+    /// <param name="source">How messages name the pickle, e.g. <c>'/ckpt/model.pth' (archive/data.pkl)</c>.</param>
+    public RestrictedUnpickler(byte[] data, string source)
+    {
+        _data = data;
+        _source = source;
+    }
+
+    /// <summary>Every tensor placeholder created, in pickle order.</summary>
+    public List<PendingTensor> Tensors { get; } = new();
+
+    public static string AllowedGlobalsText => string.Join(", ", AllowedGlobals.Order());
+
+    public object? Run()
+    {
+        while (true)
+        {
+            _opcodeStart = _pos;
+            byte op = ReadByte();
+            switch (op)
+            {
+                case 0x80: // PROTO
+                    byte protocol = ReadByte();
+                    if (protocol > 5) throw Fail($"pickle protocol {protocol} is not supported (2 to 5 are)");
+                    break;
+                case 0x95: ReadBytes(8); break; // FRAME: a framing hint, the content follows inline
+                case (byte)'.': // STOP
+                    return Pop();
+
+                case (byte)'(': _markStack.Push(_stack.ToList()); _stack.Clear(); break; // MARK
+                case (byte)'0': Pop(); break; // POP
+                case (byte)'1': PopMark(); break; // POP_MARK
+                case (byte)'2': Push(Peek()); break; // DUP
+
+                case (byte)'N': Push(null); break;
+                case 0x88: Push(true); break;
+                case 0x89: Push(false); break;
+                case (byte)'J': Push((long)BinaryPrimitives.ReadInt32LittleEndian(ReadBytes(4))); break;
+                case (byte)'K': Push((long)ReadByte()); break;
+                case (byte)'M': Push((long)BinaryPrimitives.ReadUInt16LittleEndian(ReadBytes(2))); break;
+                case 0x8a: Push(DecodeLong(ReadBytes(ReadByte()))); break; // LONG1
+                case 0x8b: Push(DecodeLong(ReadBytes(ReadLength(BinaryPrimitives.ReadInt32LittleEndian(ReadBytes(4)))))); break; // LONG4
+                case (byte)'G': Push(BinaryPrimitives.ReadDoubleBigEndian(ReadBytes(8))); break; // BINFLOAT
+
+                case (byte)'X': Push(ReadUtf8(ReadLength(BinaryPrimitives.ReadUInt32LittleEndian(ReadBytes(4))))); break;
+                case 0x8c: Push(ReadUtf8(ReadByte())); break; // SHORT_BINUNICODE
+                case 0x8d: Push(ReadUtf8(ReadLength(BinaryPrimitives.ReadUInt64LittleEndian(ReadBytes(8))))); break; // BINUNICODE8
+                case (byte)'C': Push(ReadBytes(ReadByte()).ToArray()); break; // SHORT_BINBYTES
+                case (byte)'B': Push(ReadBytes(ReadLength(BinaryPrimitives.ReadUInt32LittleEndian(ReadBytes(4)))).ToArray()); break;
+                case 0x8e: Push(ReadBytes(ReadLength(BinaryPrimitives.ReadUInt64LittleEndian(ReadBytes(8)))).ToArray()); break; // BINBYTES8
+
+                case (byte)'}': Push(new PickleDict()); break;
+                case (byte)']': Push(new List<object?>()); break;
+                case (byte)')': Push(PickleTuple.Empty); break;
+                case 0x85: Push(new PickleTuple(Pop())); break; // TUPLE1
+                case 0x86: { var b = Pop(); var a = Pop(); Push(new PickleTuple(a, b)); break; } // TUPLE2
+                case 0x87: { var c = Pop(); var b = Pop(); var a = Pop(); Push(new PickleTuple(a, b, c)); break; } // TUPLE3
+                case (byte)'t': Push(new PickleTuple(PopMark().ToArray())); break; // TUPLE
+                case (byte)'l': Push(PopMark()); break; // LIST
+                case (byte)'d': { var dict = new PickleDict(); AddPairs(dict, PopMark()); Push(dict); break; } // DICT
+
+                case (byte)'s': { var value = Pop(); var key = Pop(); SetItem(PeekDict(), key, value); break; } // SETITEM
+                case (byte)'u': { var items = PopMark(); AddPairs(PeekDict(), items); break; } // SETITEMS
+                case (byte)'a': { var value = Pop(); PeekList().Add(value); break; } // APPEND
+                case (byte)'e': { var items = PopMark(); PeekList().AddRange(items); break; } // APPENDS
+
+                case (byte)'q': _memo[ReadByte()] = Peek(); break; // BINPUT
+                case (byte)'r': _memo[BinaryPrimitives.ReadUInt32LittleEndian(ReadBytes(4))] = Peek(); break; // LONG_BINPUT
+                case 0x94: _memo[_memo.Count] = Peek(); break; // MEMOIZE
+                case (byte)'h': Push(MemoGet(ReadByte())); break; // BINGET
+                case (byte)'j': Push(MemoGet(BinaryPrimitives.ReadUInt32LittleEndian(ReadBytes(4)))); break; // LONG_BINGET
+
+                case (byte)'c': { var module = ReadLine(); var name = ReadLine(); Push(ResolveGlobal(module, name)); break; } // GLOBAL
+                case 0x93: { var name = PopString("STACK_GLOBAL name"); var module = PopString("STACK_GLOBAL module"); Push(ResolveGlobal(module, name)); break; }
+                case (byte)'R': { var args = PopTuple("REDUCE arguments"); var callable = Pop(); Push(Call(callable, args)); break; } // REDUCE
+                case 0x81: { var args = PopTuple("NEWOBJ arguments"); var cls = Pop(); Push(NewObject(cls, args)); break; } // NEWOBJ
+                case (byte)'b': { var state = Pop(); Build(Peek(), state); break; } // BUILD
+                case (byte)'Q': Push(PersistentLoad(Pop())); break; // BINPERSID
+
+                default:
+                    throw Fail($"unsupported pickle opcode 0x{op:X2}{(op is >= 0x20 and < 0x7f ? $" ('{(char)op}')" : "")} at offset {_opcodeStart}");
+            }
+        }
+    }
+
+    private GroundSharpException Fail(string message) => new($"{_source}: {message}");
+
+    // ---- reading primitives (all bounds-checked: a truncated pickle gives a message, not an exception trace)
+
+    private byte ReadByte()
+    {
+        if (_pos >= _data.Length) throw Truncated(1);
+        return _data[_pos++];
+    }
+
+    private ReadOnlySpan<byte> ReadBytes(int count)
+    {
+        if (count > _data.Length - _pos) throw Truncated(count);
+        var span = _data.AsSpan(_pos, count);
+        _pos += count;
+        return span;
+    }
+
+    private int ReadLength(long length)
+    {
+        if (length < 0 || length > _data.Length - _pos) throw Truncated(length);
+        return (int)length;
+    }
+
+    private int ReadLength(ulong length) => ReadLength(length > long.MaxValue ? -1 : (long)length);
+
+    private GroundSharpException Truncated(long wanted) =>
+        Fail($"pickle data ends unexpectedly at offset {_pos} (opcode at offset {_opcodeStart} needs {wanted} more bytes); the file is truncated or corrupt");
+
+    private string ReadUtf8(int length) => Encoding.UTF8.GetString(ReadBytes(length));
+
+    private string ReadLine()
+    {
+        int end = Array.IndexOf(_data, (byte)'\n', _pos);
+        if (end < 0) throw Truncated(1);
+        var text = Encoding.UTF8.GetString(_data, _pos, end - _pos);
+        _pos = end + 1;
+        return text;
+    }
+
+    private static object DecodeLong(ReadOnlySpan<byte> littleEndianTwosComplement)
+    {
+        if (littleEndianTwosComplement.Length == 0) return 0L;
+        var value = new BigInteger(littleEndianTwosComplement, isUnsigned: false, isBigEndian: false);
+        return value >= long.MinValue && value <= long.MaxValue ? (long)value : value;
+    }
+
+    // ---- stack
+
+    private void Push(object? value) => _stack.Add(value);
+
+    private object? Pop()
+    {
+        if (_stack.Count == 0) throw Fail($"pickle stack underflow at offset {_opcodeStart}; the data is corrupt");
+        var value = _stack[^1];
+        _stack.RemoveAt(_stack.Count - 1);
+        return value;
+    }
+
+    private object? Peek()
+    {
+        if (_stack.Count == 0) throw Fail($"pickle stack underflow at offset {_opcodeStart}; the data is corrupt");
+        return _stack[^1];
+    }
+
+    private List<object?> PopMark()
+    {
+        if (_markStack.Count == 0) throw Fail($"pickle opcode at offset {_opcodeStart} needs a MARK, but none is open; the data is corrupt");
+        var items = _stack.ToList();
+        _stack.Clear();
+        _stack.AddRange(_markStack.Pop());
+        return items;
+    }
+
+    private PickleDict PeekDict() =>
+        Peek() as PickleDict ?? throw Fail($"SETITEM at offset {_opcodeStart} targets a {Describe(Peek())}, not a dict");
+
+    private List<object?> PeekList() =>
+        Peek() as List<object?> ?? throw Fail($"APPEND at offset {_opcodeStart} targets a {Describe(Peek())}, not a list");
+
+    private PickleTuple PopTuple(string what) =>
+        Pop() as PickleTuple ?? throw Fail($"{what} at offset {_opcodeStart} are not a tuple; the data is corrupt");
+
+    private string PopString(string what) =>
+        Pop() as string ?? throw Fail($"{what} at offset {_opcodeStart} is not a string; the data is corrupt");
+
+    private object? MemoGet(long index) =>
+        _memo.TryGetValue(index, out var value) ? value : throw Fail($"memo entry {index} read at offset {_opcodeStart} was never stored; the data is corrupt");
+
+    private void AddPairs(PickleDict dict, List<object?> items)
+    {
+        if (items.Count % 2 != 0) throw Fail($"dict items at offset {_opcodeStart} are not key/value pairs");
+        for (int i = 0; i < items.Count; i += 2) SetItem(dict, items[i], items[i + 1]);
+    }
+
+    private void SetItem(PickleDict dict, object? key, object? value)
+    {
+        if (key is null or PendingTensor or List<object?> or PickleDict)
+            throw Fail($"dict key of type {Describe(key)} at offset {_opcodeStart} is not supported");
+        dict[key] = value;
+    }
+
+    private static string Describe(object? value) => value switch
+    {
+        null => "None",
+        GlobalRef g => g.FullName,
+        PendingTensor => "tensor",
+        StorageRef => "storage",
+        PickleDict => "dict",
+        List<object?> => "list",
+        PickleTuple => "tuple",
+        _ => value.GetType().Name,
+    };
+
+    // ---- globals, interpreted rather than called
+
+    private GlobalRef ResolveGlobal(string module, string name)
+    {
+        var global = new GlobalRef(module, name);
+        // Storage classes are only ever named inside persistent ids, where an unknown one gets its own message.
+        bool isStorageType = module == "torch" && name.EndsWith("Storage", StringComparison.Ordinal);
+        if (AllowedGlobals.Contains(global.FullName) || isStorageType) return global;
+        throw Fail(
+            $"the checkpoint references the Python global '{global.FullName}', which is not allowed. " +
+            "GroundSharp reads checkpoints like PyTorch's torch.load(weights_only=True): no code from a checkpoint is ever run, " +
+            $"and only these globals are accepted: {AllowedGlobalsText}");
+    }
+
+    private object? Call(object? callable, PickleTuple args)
+    {
+        if (callable is not GlobalRef global)
+            throw Fail($"REDUCE at offset {_opcodeStart} calls a {Describe(callable)}, which is not callable");
+        switch (global.FullName)
+        {
+            case OrderedDictGlobal:
+                var dict = new PickleDict(isOrderedDict: true);
+                if (args.Count == 1 && args[0] is List<object?> pairs)
+                    foreach (var pair in pairs)
+                    {
+                        if (pair is not IReadOnlyList<object?> { Count: 2 } kv) throw Fail($"OrderedDict argument at offset {_opcodeStart} is not a list of pairs");
+                        SetItem(dict, kv[0], kv[1]);
+                    }
+                else if (args.Count != 0) throw Fail($"OrderedDict called with unexpected arguments at offset {_opcodeStart}");
+                return dict;
+            case RebuildTensorGlobal:
+                return RebuildTensor(args);
+            case RebuildParameterGlobal:
+                // _rebuild_parameter(data, requires_grad, backward_hooks): the data tensor is what a state dict needs.
+                if (args.Count < 1 || args[0] is not PendingTensor data)
+                    throw Fail($"_rebuild_parameter at offset {_opcodeStart} is not given a tensor");
+                return data;
+            default:
+                throw Fail($"the checkpoint calls '{global.FullName}' at offset {_opcodeStart}; only OrderedDict and the tensor rebuild functions may be called");
+        }
+    }
+
+    private PendingTensor RebuildTensor(PickleTuple args)
+    {
+        // _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
+        if (args.Count is < 6 or > 7 || args[0] is not StorageRef storage || args[1] is not long offset)
+            throw Fail($"_rebuild_tensor_v2 at offset {_opcodeStart} has unexpected arguments {args}");
+        var size = LongTuple(args[2], "size");
+        var stride = LongTuple(args[3], "stride");
+        if (size.Length != stride.Length)
+            throw Fail($"tensor at offset {_opcodeStart} has size {args[2]} but stride {args[3]}");
+        var tensor = new PendingTensor(storage, offset, size, stride);
+        Tensors.Add(tensor);
+        return tensor;
+    }
+
+    private long[] LongTuple(object? value, string what)
+    {
+        if (value is PickleTuple tuple && tuple.All(v => v is long))
+            return tuple.Cast<long>().ToArray();
+        throw Fail($"tensor {what} at offset {_opcodeStart} is not a tuple of integers: {Describe(value)}");
+    }
+
+    private object NewObject(object? cls, PickleTuple args)
+    {
+        if (cls is GlobalRef { FullName: OrderedDictGlobal } && args.Count == 0) return new PickleDict(isOrderedDict: true);
+        throw Fail($"NEWOBJ at offset {_opcodeStart} creates a {Describe(cls)}; only OrderedDict may be created");
+    }
+
+    private void Build(object? target, object? state)
+    {
+        // Python's BUILD accepts (dict_state, slot_state); slots do not occur on the objects allowed here.
+        if (state is PickleTuple { Count: 2 } withSlots && withSlots[1] is null) state = withSlots[0];
+        switch (target, state)
+        {
+            case (_, null):
+                return;
+            case (PickleDict dict, PickleDict attributes) when dict.IsOrderedDict:
+                foreach (var (key, value) in attributes)
+                    dict.Attributes[key as string ?? throw Fail($"attribute name {Describe(key)} at offset {_opcodeStart} is not a string")] = value;
+                return;
+            default:
+                throw Fail($"BUILD at offset {_opcodeStart} sets the state of a {Describe(target)} from a {Describe(state)}, which is not supported");
+        }
+    }
+
+    private StorageRef PersistentLoad(object? pid)
+    {
+        if (pid is not PickleTuple { Count: 5 } t || t[0] is not "storage")
+            throw Fail($"persistent id at offset {_opcodeStart} is {Describe(pid)} {pid}, not ('storage', type, key, location, numel)");
+        if (t[1] is not GlobalRef storageType || t[2] is not string key || t[3] is not string location || t[4] is not long numel || numel < 0)
+            throw Fail($"persistent id at offset {_opcodeStart} is malformed: {pid}");
+        var dtype = storageType.Module == "torch" ? TorchDtype.FromStorageTypeName(storageType.Name) : null;
+        if (dtype is null)
+            throw Fail($"storage record 'data/{key}' has unknown storage type '{storageType.FullName}' (supported: {string.Join(", ", TorchDtype.All.Select(d => "torch." + d.StorageTypeName))})");
+        return new StorageRef(key, dtype, numel, location);
+    }
+}

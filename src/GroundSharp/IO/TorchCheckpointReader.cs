@@ -1,0 +1,294 @@
+using System.IO.Compression;
+using TorchSharp;
+using static TorchSharp.torch;
+using PendingTensor = GroundSharp.IO.RestrictedUnpickler.PendingTensor;
+
+namespace GroundSharp.IO;
+
+/// <summary>
+/// Reads checkpoints written by PyTorch's <c>torch.save</c> (the zip format, default since PyTorch 1.6) without Python
+/// and without running any code from the file: see docs/checkpoint-formats.md.
+/// </summary>
+/// <remarks>
+/// Ownership: every returned tensor is a fresh CPU tensor, contiguous, with the stored dtype, and belongs to no
+/// TorchSharp dispose scope (a scope open around the call does not dispose it). The caller disposes it.
+/// Tensors sharing one storage in the file (tied weights, views) come back as independent copies.
+/// </remarks>
+public static class TorchCheckpointReader
+{
+    /// <summary>
+    /// Reads the whole pickled object: <see cref="PickleDict"/> for dicts and OrderedDicts, <see cref="List{T}"/> of
+    /// object for lists, <see cref="PickleTuple"/>, <see cref="long"/> (or <see cref="System.Numerics.BigInteger"/>
+    /// beyond 64 bits), <see cref="double"/>, <see cref="string"/>, <see cref="bool"/>, <c>byte[]</c>, null and
+    /// <see cref="Tensor"/>.
+    /// </summary>
+    /// <exception cref="GroundSharpException">The file is missing, not a torch.save zip archive, corrupt, or uses a
+    /// global outside the allow-list.</exception>
+    public static object? Load(string path)
+    {
+        using var archive = OpenArchive(path);
+        var prefix = FindRecordPrefix(archive, path);
+        CheckByteOrder(archive, prefix, path);
+
+        var pickleName = prefix + "data.pkl";
+        var pickleBytes = ReadRecord(archive.GetEntry(pickleName)!, path);
+        var unpickler = new RestrictedUnpickler(pickleBytes, $"checkpoint '{path}' ({pickleName})");
+        var root = unpickler.Run();
+
+        var materializer = new TensorMaterializer(archive, prefix, path, unpickler.Tensors);
+        try
+        {
+            return materializer.Replace(root, "");
+        }
+        catch
+        {
+            materializer.DisposeCreated();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Reads the model weights: the dict under <c>'model'</c> or <c>'state_dict'</c> when the top-level object has
+    /// one (as ALBEF/AMC checkpoints do), else the top-level dict itself. String keys with tensor values are returned
+    /// in file order; other entries are skipped.
+    /// </summary>
+    public static Dictionary<string, Tensor> LoadStateDict(string path) => LoadStateDict(path, out _);
+
+    /// <inheritdoc cref="LoadStateDict(string)"/>
+    /// <param name="skippedEntries">Keys of the chosen dict whose values were not tensors (e.g. nested dicts).</param>
+    public static Dictionary<string, Tensor> LoadStateDict(string path, out IReadOnlyList<string> skippedEntries)
+    {
+        var root = Load(path);
+        var stateDict = root is PickleDict top
+            ? (top.TryGetValue("model", out var model) && model is PickleDict m ? m
+                : top.TryGetValue("state_dict", out var sd) && sd is PickleDict s ? s
+                : top)
+            : null;
+
+        var tensors = new Dictionary<string, Tensor>();
+        var skipped = new List<string>();
+        foreach (var (key, value) in stateDict ?? new PickleDict())
+        {
+            if (key is string name && value is Tensor tensor) tensors[name] = tensor;
+            else skipped.Add(key.ToString() ?? "");
+        }
+
+        // Tensors elsewhere in the checkpoint (e.g. optimizer state) are not returned, so they are freed here.
+        var kept = new HashSet<Tensor>(tensors.Values, ReferenceEqualityComparer.Instance);
+        foreach (var other in EnumerateTensors(root).Where(t => !kept.Contains(t))) other.Dispose();
+
+        if (tensors.Count == 0)
+        {
+            var what = stateDict is null ? $"its top-level object is a {root?.GetType().Name ?? "None"}, not a dict" : "the dict holds no tensors";
+            throw new GroundSharpException($"checkpoint '{path}' holds no state dict: {what}");
+        }
+        skippedEntries = skipped;
+        return tensors;
+    }
+
+    private static IEnumerable<Tensor> EnumerateTensors(object? root)
+    {
+        var visited = new HashSet<object>(ReferenceEqualityComparer.Instance);
+        var pending = new Stack<object?>();
+        pending.Push(root);
+        while (pending.Count > 0)
+        {
+            var node = pending.Pop();
+            if (node is null || !visited.Add(node)) continue;
+            switch (node)
+            {
+                case Tensor t: yield return t; break;
+                case PickleDict d:
+                    foreach (var v in d.Values.Concat(d.Attributes.Values)) pending.Push(v);
+                    break;
+                case IEnumerable<object?> items when node is List<object?> or PickleTuple:
+                    foreach (var v in items) pending.Push(v);
+                    break;
+            }
+        }
+    }
+
+    private static ZipArchive OpenArchive(string path)
+    {
+        if (!File.Exists(path)) throw new GroundSharpException($"checkpoint '{path}' does not exist");
+        FileStream? stream = null;
+        try
+        {
+            stream = File.OpenRead(path);
+            Span<byte> head = stackalloc byte[2];
+            int read = stream.ReadAtLeast(head, 2, throwOnEndOfStream: false);
+            if (read >= 1 && head[0] == 0x80)
+                throw new GroundSharpException(
+                    $"checkpoint '{path}' uses PyTorch's legacy (pre-1.6, non-zip) format, which is not supported; " +
+                    "re-save it with torch.save(obj, path, _use_new_zipfile_serialization=True)");
+            if (read < 2 || head[0] != (byte)'P' || head[1] != (byte)'K')
+                throw new GroundSharpException($"checkpoint '{path}' is not a torch.save archive (not a zip file)");
+            stream.Position = 0;
+            return new ZipArchive(stream, ZipArchiveMode.Read, leaveOpen: false);
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
+        {
+            stream?.Dispose();
+            throw new GroundSharpException($"checkpoint '{path}' cannot be read as a zip archive (truncated or corrupt?): {e.Message}", e);
+        }
+        catch
+        {
+            stream?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The archive's folder (e.g. "archive/"): torch.save names it after the file; any name is accepted.</summary>
+    private static string FindRecordPrefix(ZipArchive archive, string path)
+    {
+        var pickle = archive.Entries.FirstOrDefault(e => e.FullName.EndsWith("/data.pkl", StringComparison.Ordinal) && e.FullName.Count(c => c == '/') == 1)
+            ?? archive.Entries.FirstOrDefault(e => e.FullName == "data.pkl");
+        if (pickle is null)
+            throw new GroundSharpException($"checkpoint '{path}' is a zip file without a data.pkl record, so it is not a torch.save checkpoint");
+        return pickle.FullName[..^"data.pkl".Length];
+    }
+
+    private static void CheckByteOrder(ZipArchive archive, string prefix, string path)
+    {
+        var entry = archive.GetEntry(prefix + "byteorder");
+        if (entry is null) return; // written by PyTorch >= 2.1 only; older archives are little-endian
+        var order = System.Text.Encoding.ASCII.GetString(ReadRecord(entry, path)).Trim();
+        if (order == "little") return;
+        throw new GroundSharpException(order == "big"
+            ? $"checkpoint '{path}' was saved on a big-endian machine; only little-endian checkpoints are supported (re-save it on a little-endian machine)"
+            : $"checkpoint '{path}' has an unknown byteorder record '{order}'");
+    }
+
+    private static byte[] ReadRecord(ZipArchiveEntry entry, string path)
+    {
+        if (entry.Length > Array.MaxLength)
+            throw new GroundSharpException($"checkpoint '{path}': record '{entry.FullName}' is {entry.Length} bytes, more than one array can hold");
+        try
+        {
+            var bytes = new byte[entry.Length];
+            using var stream = entry.Open();
+            stream.ReadExactly(bytes);
+            if (stream.ReadByte() != -1) throw new InvalidDataException("record is longer than its header says");
+            return bytes;
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException)
+        {
+            throw new GroundSharpException($"checkpoint '{path}': record '{entry.FullName}' is truncated or corrupt: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Replaces tensor placeholders in the unpickled tree by tensors read from the archive's storage records.</summary>
+    private sealed class TensorMaterializer
+    {
+        private readonly ZipArchive _archive;
+        private readonly string _prefix;
+        private readonly string _path;
+        private readonly Dictionary<string, byte[]> _storageBytes = new();
+        private readonly Dictionary<string, int> _remainingUses;
+        private readonly Dictionary<object, object?> _replaced = new(ReferenceEqualityComparer.Instance);
+        private readonly List<Tensor> _created = new();
+
+        public TensorMaterializer(ZipArchive archive, string prefix, string path, List<PendingTensor> tensors)
+        {
+            _archive = archive;
+            _prefix = prefix;
+            _path = path;
+            // Storage bytes stay cached only while a later tensor still needs them (tied weights, views).
+            _remainingUses = tensors.GroupBy(t => t.Storage.Key).ToDictionary(g => g.Key, g => g.Count());
+        }
+
+        public void DisposeCreated()
+        {
+            foreach (var t in _created) t.Dispose();
+        }
+
+        /// <param name="where">The path of the node in the tree, e.g. "model/visual_encoder.cls_token", for messages.</param>
+        public object? Replace(object? node, string where)
+        {
+            if (node is null || node is string || node.GetType().IsValueType) return node;
+            if (node is PendingTensor pending) return Materialize(pending, where);
+            if (_replaced.TryGetValue(node, out var done)) return done;
+            switch (node)
+            {
+                case PickleDict dict:
+                    _replaced[dict] = dict;
+                    foreach (var key in dict.Keys.ToList()) dict[key] = Replace(dict[key], Child(where, key));
+                    foreach (var key in dict.Attributes.Keys.ToList()) dict.Attributes[key] = Replace(dict.Attributes[key], Child(where, key));
+                    return dict;
+                case List<object?> list:
+                    _replaced[list] = list;
+                    for (int i = 0; i < list.Count; i++) list[i] = Replace(list[i], Child(where, i));
+                    return list;
+                case PickleTuple tuple:
+                    var replaced = new PickleTuple(tuple.Select((item, i) => Replace(item, Child(where, i))).ToArray());
+                    _replaced[tuple] = replaced;
+                    return replaced;
+                default:
+                    return node;
+            }
+        }
+
+        private static string Child(string where, object key) => where.Length == 0 ? $"{key}" : $"{where}/{key}";
+
+        private Tensor Materialize(PendingTensor p, string where)
+        {
+            var dtype = p.Storage.Dtype;
+            var storageBytes = StorageBytes(p.Storage, where);
+            long storageNumel = p.Storage.Numel;
+            if (storageBytes.LongLength < storageNumel * dtype.ElementSize)
+                throw Fail($"tensor '{where}': storage record '{_prefix}data/{p.Storage.Key}' has {storageBytes.LongLength} bytes, " +
+                           $"but the pickle declares {storageNumel} {dtype.ScalarType} elements ({storageNumel * dtype.ElementSize} bytes)");
+
+            string layout = $"shape [{string.Join(", ", p.Size)}], stride [{string.Join(", ", p.Stride)}], storage offset {p.StorageOffset}";
+            if (p.StorageOffset < 0 || p.Size.Any(s => s < 0) || p.Stride.Any(s => s < 0))
+                throw Fail($"tensor '{where}' has a negative size, stride or offset ({layout})");
+
+            long numel, lastIndex;
+            try
+            {
+                numel = p.Size.Aggregate(1L, (a, s) => checked(a * s));
+                lastIndex = p.StorageOffset;
+                for (int i = 0; i < p.Size.Length; i++) lastIndex = checked(lastIndex + (p.Size[i] - 1) * p.Stride[i]);
+            }
+            catch (OverflowException)
+            {
+                throw Fail($"tensor '{where}' has an impossible layout ({layout})");
+            }
+
+            using var scope = NewDisposeScope();
+            Tensor result;
+            if (numel == 0)
+                result = empty(p.Size, dtype.ScalarType);
+            else
+            {
+                if (lastIndex >= storageNumel)
+                    throw Fail($"tensor '{where}' ({layout}) needs {lastIndex + 1} elements, but its storage '{_prefix}data/{p.Storage.Key}' " +
+                               $"holds only {storageNumel} {dtype.ScalarType} elements");
+                var storage = empty(storageNumel, dtype.ScalarType);
+                storage.bytes = storageBytes.AsSpan(0, checked((int)(storageNumel * dtype.ElementSize)));
+                var view = storage.as_strided(p.Size, p.Stride, p.StorageOffset);
+                // clone() of a dense transposed view keeps its strides, so only contiguous views are cloned.
+                result = view.is_contiguous() ? view.clone() : view.contiguous();
+            }
+            result.DetachFromDisposeScope();
+            _created.Add(result);
+            return result;
+        }
+
+        private byte[] StorageBytes(RestrictedUnpickler.StorageRef storage, string where)
+        {
+            if (!_storageBytes.TryGetValue(storage.Key, out var bytes))
+            {
+                var name = _prefix + "data/" + storage.Key;
+                var entry = _archive.GetEntry(name)
+                    ?? throw Fail($"tensor '{where}' needs storage record '{name}', which is missing from the archive");
+                bytes = ReadRecord(entry, _path);
+                _storageBytes[storage.Key] = bytes;
+            }
+            if (--_remainingUses[storage.Key] == 0) _storageBytes.Remove(storage.Key);
+            return bytes;
+        }
+
+        private GroundSharpException Fail(string message) => new($"checkpoint '{_path}': {message}");
+    }
+}
