@@ -154,14 +154,21 @@ public sealed class AlbefTokenizer
 
         var sequences = new int[phrases.Count][];
         var cleaned = new string[phrases.Count];
-        var warnings = new List<string>();
+        var warnings = new List<string>[phrases.Count];
         for (int b = 0; b < phrases.Count; b++)
         {
-            cleaned[b] = Caption.PreCaption(phrases[b] ?? throw new ArgumentNullException(nameof(phrases), $"phrase {b} is null"), maxWords);
+            warnings[b] = new List<string>();
+            cleaned[b] = Caption.PreCaption(phrases[b] ?? throw new ArgumentNullException(nameof(phrases), $"phrase {b} is null"), int.MaxValue);
+            int words = cleaned[b].Split(' ', StringSplitOptions.RemoveEmptyEntries).Length;
+            if (words > maxWords)
+            {
+                warnings[b].Add($"phrase \"{phrases[b]}\" has {words} words; only the first {maxWords} are used (max_words, as ALBEF's pre_caption)");
+                cleaned[b] = Caption.PreCaption(phrases[b], maxWords);
+            }
             int[] ids = EncodeCleaned(cleaned[b], phrases[b]);
             if (ids.Length > maxPositions)
             {
-                warnings.Add($"phrase \"{phrases[b]}\" has {ids.Length} tokens; truncated to the model's {maxPositions} positions");
+                warnings[b].Add($"phrase \"{phrases[b]}\" has {ids.Length} tokens; truncated to the model's {maxPositions} positions");
                 var kept = ids[..maxPositions];
                 kept[^1] = SepId;
                 ids = kept;
@@ -192,13 +199,14 @@ public sealed class AlbefTokenizer
 /// <summary>A padded batch of token ids. Owns its two tensors: dispose it (or detach them) when done.</summary>
 public sealed class TokenBatch : IDisposable
 {
-    internal TokenBatch(Tensor inputIds, Tensor attentionMask, int[] tokenCounts, string[] cleanedPhrases, List<string> warnings)
+    internal TokenBatch(Tensor inputIds, Tensor attentionMask, int[] tokenCounts, string[] cleanedPhrases, List<string>[] phraseWarnings)
     {
         InputIds = inputIds;
         AttentionMask = attentionMask;
         TokenCounts = tokenCounts;
         CleanedPhrases = cleanedPhrases;
-        Warnings = warnings;
+        PhraseWarnings = phraseWarnings;
+        Warnings = phraseWarnings.SelectMany(w => w).ToList();
     }
 
     /// <summary>int64 (B, L): [CLS] tokens [SEP] then [PAD] up to L = the longest phrase.</summary>
@@ -211,6 +219,8 @@ public sealed class TokenBatch : IDisposable
     public IReadOnlyList<string> CleanedPhrases { get; }
     /// <summary>Human-readable notes, e.g. a phrase truncated to the model's positions.</summary>
     public IReadOnlyList<string> Warnings { get; }
+    /// <summary>The warnings of each phrase, by batch index.</summary>
+    public IReadOnlyList<IReadOnlyList<string>> PhraseWarnings { get; }
     public int BatchSize => TokenCounts.Count;
     public int Length => (int)InputIds.shape[1];
 

@@ -107,7 +107,7 @@ public sealed class Grounder
                     Box = HeatmapBox.FromPeakRegion(heat, image.Width, image.Height, point, _options.BoxFraction),
                     Score = matchProb[i],
                     TokenCount = tokens.TokenCounts[i],
-                    Warnings = tokens.Warnings.Where(w => w.Contains(chunk[i], StringComparison.Ordinal)).ToList(),
+                    Warnings = tokens.PhraseWarnings[i],
                 });
             }
         }

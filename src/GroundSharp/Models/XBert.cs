@@ -224,7 +224,7 @@ public sealed class BertMlmPredictionHead : nn.Module
     }
 
     /// <summary>Ties the decoder weight to the word embeddings (as HF's tie_weights does).</summary>
-    public void Tie(Embedding wordEmbeddings) => decoder.weight = wordEmbeddings.weight;
+    public void Tie(Embedding wordEmbeddings) => decoder.weight = wordEmbeddings.weight!;
 
     public Tensor Forward(Tensor hidden)
     {
