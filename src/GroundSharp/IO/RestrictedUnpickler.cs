@@ -172,7 +172,7 @@ internal sealed class RestrictedUnpickler
     {
         if (littleEndianTwosComplement.Length == 0) return 0L;
         var value = new BigInteger(littleEndianTwosComplement, isUnsigned: false, isBigEndian: false);
-        return value >= long.MinValue && value <= long.MaxValue ? (long)value : value;
+        return value >= long.MinValue && value <= long.MaxValue ? (object)(long)value : value;
     }
 
     // ---- stack
