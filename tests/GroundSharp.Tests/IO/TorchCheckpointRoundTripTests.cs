@@ -13,11 +13,13 @@ public sealed class TorchCheckpointRoundTripTests : IDisposable
     private readonly TempFolder _temp = new();
     public void Dispose() => _temp.Dispose();
 
-    public static TheoryData<ScalarType> AllDtypes => new()
-    {
+    public static readonly ScalarType[] StorableDtypes =
+    [
         ScalarType.Float32, ScalarType.Float64, ScalarType.Float16, ScalarType.BFloat16, ScalarType.Int64,
         ScalarType.Int32, ScalarType.Int16, ScalarType.Int8, ScalarType.Byte, ScalarType.Bool,
-    };
+    ];
+
+    public static TheoryData<ScalarType> AllDtypes => new(StorableDtypes);
 
     /// <summary>Values that differ per element and, for signed types, include negatives.</summary>
     private static Tensor Sample(ScalarType dtype, params long[] shape)
