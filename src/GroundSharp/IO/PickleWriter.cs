@@ -73,6 +73,7 @@ internal sealed class PickleWriter
     private void WriteContainer(object container, string where, Action write)
     {
         if (!_open.Add(container)) throw Fail($"entry '{where}' contains itself; recursive structures are not written");
+        if (_open.Count > RestrictedUnpickler.MaxNesting) throw Fail($"entry '{where}' is nested more than {RestrictedUnpickler.MaxNesting} containers deep");
         write();
         _open.Remove(container);
     }

@@ -186,6 +186,26 @@ public sealed class TorchCheckpointErrorTests : IDisposable
     }
 
     [Fact]
+    public void DeeplyNestedContainers_AreRefusedNotAStackOverflow()
+    {
+        const int depth = 20_000;
+        var nestedLists = new PickleAssembler().Proto();
+        for (int i = 0; i < depth; i++) nestedLists.Op(']');
+        for (int i = 1; i < depth; i++) nestedLists.Op('a');
+        var path = _temp.File("deep.pth");
+        CraftedCheckpoints.WriteArchive(path, nestedLists.Stop().ToArray());
+
+        Assert.Contains("nested more than", LoadFails(path).Message);
+
+        var nestedTupleKey = new PickleAssembler().Proto().Op('}').Op(')');
+        for (int i = 0; i < depth; i++) nestedTupleKey.Op(0x85);
+        nestedTupleKey.Op('N').SetItem().Stop();
+        CraftedCheckpoints.WriteArchive(path, nestedTupleKey.ToArray());
+
+        Assert.Contains("nests tuples", LoadFails(path).Message);
+    }
+
+    [Fact]
     public void Writer_RefusesValuesItCannotPickle()
     {
         var path = _temp.File("bad.pth");
