@@ -159,6 +159,28 @@ public sealed class TorchCheckpointRoundTripTests : IDisposable
     }
 
     [Fact]
+    public void DeflatedArchive_WithAnotherFolderName_IsRead()
+    {
+        using var weight = arange(100, dtype: ScalarType.Float64);
+        var stored = _temp.File("stored.pth");
+        var deflated = _temp.File("deflated.pth");
+        TorchCheckpointWriter.SaveStateDict(stored, new Dictionary<string, Tensor> { ["w"] = weight });
+        using (var source = ZipFile.OpenRead(stored))
+        using (var target = ZipFile.Open(deflated, ZipArchiveMode.Create))
+            foreach (var entry in source.Entries)
+            {
+                using var input = entry.Open();
+                using var output = target.CreateEntry(entry.FullName.Replace("archive/", "my_model/"), CompressionLevel.Optimal).Open();
+                input.CopyTo(output);
+            }
+
+        var loaded = TorchCheckpointReader.LoadStateDict(deflated);
+
+        TensorAssert.Identical(weight, loaded["w"]);
+        loaded["w"].Dispose();
+    }
+
+    [Fact]
     public void StateDictKey_AndBareStateDictKey_AreAccepted()
     {
         using var weight = full(2, 7L);
