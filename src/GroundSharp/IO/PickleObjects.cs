@@ -47,5 +47,30 @@ public sealed class PickleTuple : IReadOnlyList<object?>, IEquatable<PickleTuple
         return hash.ToHashCode();
     }
 
-    public override string ToString() => "(" + string.Join(", ", _items.Select(i => i?.ToString() ?? "None")) + (_items.Length == 1 ? ",)" : ")");
+    public override string ToString() => Format(this, depth: 0);
+
+    // Bounded, so that printing a hostile, deeply nested tuple in an error message cannot overflow the stack.
+    private static string Format(object? value, int depth) => value switch
+    {
+        null => "None",
+        PickleTuple when depth >= 3 => "(...)",
+        PickleTuple t => "(" + string.Join(", ", t._items.Select(i => Format(i, depth + 1))) + (t._items.Length == 1 ? ",)" : ")"),
+        string s => $"'{s}'",
+        _ => value.ToString() ?? "",
+    };
+
+    /// <summary>How deeply tuples nest inside this one (1 for a flat tuple), computed without recursion.</summary>
+    internal int NestingDepth()
+    {
+        int deepest = 0;
+        var pending = new Stack<(PickleTuple Tuple, int Depth)>();
+        pending.Push((this, 1));
+        while (pending.Count > 0)
+        {
+            var (tuple, depth) = pending.Pop();
+            deepest = Math.Max(deepest, depth);
+            foreach (var inner in tuple._items.OfType<PickleTuple>()) pending.Push((inner, depth + 1));
+        }
+        return deepest;
+    }
 }

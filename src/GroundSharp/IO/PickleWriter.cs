@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Collections;
 using System.Numerics;
+using System.Runtime.InteropServices;
 using System.Text;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -72,6 +73,7 @@ internal sealed class PickleWriter
     private void WriteContainer(object container, string where, Action write)
     {
         if (!_open.Add(container)) throw Fail($"entry '{where}' contains itself; recursive structures are not written");
+        if (_open.Count > RestrictedUnpickler.MaxNesting) throw Fail($"entry '{where}' is nested more than {RestrictedUnpickler.MaxNesting} containers deep");
         write();
         _open.Remove(container);
     }
@@ -207,20 +209,15 @@ internal sealed class PickleWriter
     }
 
     /// <summary>The storage a tensor views (its identity and size in bytes), so views of one storage share a record.</summary>
-    private static (IntPtr Ptr, ulong Bytes) StorageOf(Tensor t) => t.dtype switch
-    {
-        ScalarType.Float32 => Info(t.storage<float>()),
-        ScalarType.Float64 => Info(t.storage<double>()),
-        ScalarType.Float16 => Info(t.storage<Half>()),
-        ScalarType.BFloat16 => Info(t.storage<BFloat16>()),
-        ScalarType.Int64 => Info(t.storage<long>()),
-        ScalarType.Int32 => Info(t.storage<int>()),
-        ScalarType.Int16 => Info(t.storage<short>()),
-        ScalarType.Int8 => Info(t.storage<sbyte>()),
-        ScalarType.Byte => Info(t.storage<byte>()),
-        ScalarType.Bool => Info(t.storage<bool>()),
-        _ => throw new ArgumentOutOfRangeException(nameof(t), t.dtype, "dtype checked by the caller"),
-    };
+    /// <remarks>
+    /// TorchSharp's <c>Tensor.storage&lt;T&gt;()</c> supports neither the 2-byte dtypes nor int8, so the same native
+    /// entry points it uses are called directly; they take the tensor handle and work for every dtype.
+    /// </remarks>
+    private static (IntPtr Ptr, ulong Bytes) StorageOf(Tensor t) => (THSStorage_data_ptr(t.Handle), THSStorage_nbytes(t.Handle));
 
-    private static (IntPtr, ulong) Info<T>(Storage<T> storage) where T : unmanaged => (storage.data_ptr(), storage.nbytes());
+    [DllImport("LibTorchSharp")]
+    private static extern IntPtr THSStorage_data_ptr(IntPtr tensor);
+
+    [DllImport("LibTorchSharp")]
+    private static extern ulong THSStorage_nbytes(IntPtr tensor);
 }

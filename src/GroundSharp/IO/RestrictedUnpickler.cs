@@ -33,7 +33,8 @@ internal sealed class RestrictedUnpickler
             .Concat(TorchDtype.All.Select(d => "torch." + d.StorageTypeName))
             .ToHashSet();
 
-    private static readonly object Mark = new();
+    /// <summary>Deepest nesting of containers accepted; real checkpoints stay far below it.</summary>
+    internal const int MaxNesting = 1000;
 
     private readonly byte[] _data;
     private readonly string _source;
@@ -172,7 +173,7 @@ internal sealed class RestrictedUnpickler
     {
         if (littleEndianTwosComplement.Length == 0) return 0L;
         var value = new BigInteger(littleEndianTwosComplement, isUnsigned: false, isBigEndian: false);
-        return value >= long.MinValue && value <= long.MaxValue ? (long)value : value;
+        return value >= long.MinValue && value <= long.MaxValue ? (object)(long)value : value;
     }
 
     // ---- stack
@@ -227,6 +228,9 @@ internal sealed class RestrictedUnpickler
     {
         if (key is null or PendingTensor or List<object?> or PickleDict)
             throw Fail($"dict key of type {Describe(key)} at offset {_opcodeStart} is not supported");
+        // Hashing a key walks its tuples recursively: refuse absurd nesting rather than overflow the stack.
+        if (key is PickleTuple tuple && tuple.NestingDepth() > MaxNesting)
+            throw Fail($"dict key at offset {_opcodeStart} nests tuples more than {MaxNesting} deep");
         dict[key] = value;
     }
 

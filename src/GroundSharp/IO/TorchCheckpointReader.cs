@@ -38,7 +38,7 @@ public static class TorchCheckpointReader
         var materializer = new TensorMaterializer(archive, prefix, path, unpickler.Tensors);
         try
         {
-            return materializer.Replace(root, "");
+            return materializer.Replace(root, "", depth: 0);
         }
         catch
         {
@@ -203,24 +203,26 @@ public static class TorchCheckpointReader
         }
 
         /// <param name="where">The path of the node in the tree, e.g. "model/visual_encoder.cls_token", for messages.</param>
-        public object? Replace(object? node, string where)
+        public object? Replace(object? node, string where, int depth)
         {
             if (node is null || node is string || node.GetType().IsValueType) return node;
+            if (depth > RestrictedUnpickler.MaxNesting)
+                throw Fail($"entry '{where}' is nested more than {RestrictedUnpickler.MaxNesting} containers deep");
             if (node is PendingTensor pending) return Materialize(pending, where);
             if (_replaced.TryGetValue(node, out var done)) return done;
             switch (node)
             {
                 case PickleDict dict:
                     _replaced[dict] = dict;
-                    foreach (var key in dict.Keys.ToList()) dict[key] = Replace(dict[key], Child(where, key));
-                    foreach (var key in dict.Attributes.Keys.ToList()) dict.Attributes[key] = Replace(dict.Attributes[key], Child(where, key));
+                    foreach (var key in dict.Keys.ToList()) dict[key] = Replace(dict[key], Child(where, key), depth + 1);
+                    foreach (var key in dict.Attributes.Keys.ToList()) dict.Attributes[key] = Replace(dict.Attributes[key], Child(where, key), depth + 1);
                     return dict;
                 case List<object?> list:
                     _replaced[list] = list;
-                    for (int i = 0; i < list.Count; i++) list[i] = Replace(list[i], Child(where, i));
+                    for (int i = 0; i < list.Count; i++) list[i] = Replace(list[i], Child(where, i), depth + 1);
                     return list;
                 case PickleTuple tuple:
-                    var replaced = new PickleTuple(tuple.Select((item, i) => Replace(item, Child(where, i))).ToArray());
+                    var replaced = new PickleTuple(tuple.Select((item, i) => Replace(item, Child(where, i), depth + 1)).ToArray());
                     _replaced[tuple] = replaced;
                     return replaced;
                 default:
