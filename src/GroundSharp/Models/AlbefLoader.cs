@@ -63,3 +63,28 @@ public static class AlbefLoader
         throw new GroundSharpException($"unknown device '{device}' (use cpu or cuda)");
     }
 }
+
+/// <summary>Writes our own checkpoints: safetensors with the config JSON in the metadata.</summary>
+public static class AlbefSaver
+{
+    /// <summary>Saves every parameter (the tied MLM decoder weight once, as PyTorch stores it under both names) atomically.</summary>
+    public static void SaveSafetensors(AlbefModel model, string path, IReadOnlyDictionary<string, string>? extraMetadata = null)
+    {
+        var tensors = new Dictionary<string, Tensor>();
+        foreach (var (name, p) in model.named_parameters())
+            tensors[name] = p.detach().cpu();
+        var metadata = new Dictionary<string, string>(extraMetadata ?? new Dictionary<string, string>())
+        {
+            [AlbefLoader.ConfigMetadataKey] = model.Config.ToJson(),
+            ["format"] = "groundsharp-albef",
+        };
+        try
+        {
+            SafeTensors.Save(path, tensors, metadata);
+        }
+        finally
+        {
+            foreach (var t in tensors.Values) t.Dispose();
+        }
+    }
+}

@@ -42,7 +42,9 @@ public sealed class AlbefModel : nn.Module
     private void InitWeights(long? seed)
     {
         using var _ = no_grad();
-        using var gen = seed is null ? null : new Generator((ulong)seed.Value);
+        // Values are drawn with torch.randn/rand on a private generator: deterministic per seed, even while
+        // other threads use the global one (TorchSharp's nn.init.* did not honour a generator reliably).
+        using var gen = new Generator((ulong)(seed ?? Random.Shared.NextInt64()));
         double std = Config.Bert.InitializerRange;
         foreach (var (name, p) in named_parameters())
         {
@@ -56,12 +58,16 @@ public sealed class AlbefModel : nn.Module
             {
                 // PyTorch's Conv2d default: kaiming_uniform(a=√5) = U(±1/√fan_in).
                 double bound = 1.0 / Math.Sqrt(p.shape[1] * p.shape[2] * p.shape[3]);
-                nn.init.uniform_(p, -bound, bound, generator: gen);
+                using var u = rand(p.shape, generator: gen);
+                p.copy_(u * (2 * bound) - bound);
             }
-            else if (name.StartsWith("visual_encoder"))
-                nn.init.trunc_normal_(p, 0.0, 0.02, -2.0, 2.0, generator: gen);
             else
-                nn.init.normal_(p, 0.0, std, generator: gen);
+            {
+                // ViT: timm's trunc_normal_(std=.02) cuts at ±2 (absolute) = ±100σ, i.e. a plain normal; BERT: normal(0.02).
+                double s = name.StartsWith("visual_encoder") ? 0.02 : std;
+                using var n = randn(p.shape, generator: gen);
+                p.copy_((n * s).clamp_(-2.0, 2.0));
+            }
         }
     }
 

@@ -1,0 +1,69 @@
+using GroundSharp.Models;
+using Xunit;
+
+namespace GroundSharp.Tests.Models;
+
+public class AlbefConfigTests
+{
+    [Fact]
+    public void FixtureConfigParses()
+    {
+        var c = FixtureModel.Config;
+        Assert.Equal(256, c.ImageRes);
+        Assert.Equal(96, c.VisionWidth);
+        Assert.Equal(2, c.VisionDepth);
+        Assert.Equal(3, c.EffectiveGradcamLayer);
+        Assert.Equal(2000, c.Bert.VocabSize);
+        Assert.Equal(2, c.Bert.FusionLayer);
+        Assert.Equal(64, c.Bert.MaxPositionEmbeddings);
+        Assert.Equal(1e-12, c.Bert.LayerNormEps);
+    }
+
+    [Fact]
+    public void MissingKeysTakeAlbefBaseDefaults()
+    {
+        var c = AlbefConfig.Parse("{}");
+        Assert.Equal(256, c.ImageRes);
+        Assert.Equal(16, c.PatchSize);
+        Assert.Equal(768, c.VisionWidth);
+        Assert.Equal(12, c.VisionDepth);
+        Assert.Equal(12, c.VisionHeads);
+        Assert.Equal(256, c.EmbedDim);
+        Assert.Equal(30522, c.Bert.VocabSize);
+        Assert.Equal(6, c.Bert.FusionLayer);
+        Assert.Equal(12, c.Bert.NumHiddenLayers);
+        Assert.Equal(768, c.Bert.EncoderWidth);
+        Assert.Equal(8, c.EffectiveGradcamLayer); // the 3rd fusion layer, as the official code's layer[8]
+    }
+
+    [Theory]
+    [InlineData("{\"image_size\": 256}", "unknown config key 'image_size'")]
+    [InlineData("{\"bert\": {\"hidden_sise\": 96}}", "unknown key 'bert.hidden_sise'")]
+    [InlineData("{\"image_res\": \"big\"}", "'image_res' must be an integer")]
+    [InlineData("{\"image_res\": 250}", "multiple of patch_size")]
+    [InlineData("{\"gradcam_layer\": 2}", "gradcam_layer (2) must be a fusion layer")]
+    [InlineData("{\"bert\": {\"hidden_act\": \"relu\"}}", "'hidden_act'")]
+    [InlineData("{\"vision_width\": 96, \"bert\": {\"encoder_width\": 768}}", "encoder_width (768) must equal vision_width (96)")]
+    [InlineData("[1, 2]", "must be a JSON object")]
+    [InlineData("{not json", "not valid JSON")]
+    public void BadConfigsGiveClearErrors(string json, string expected)
+    {
+        var e = Assert.Throws<GroundSharpException>(() => AlbefConfig.Parse(json, "my.json"));
+        Assert.Contains("my.json", e.Message);
+        Assert.Contains(expected, e.Message);
+    }
+
+    [Fact]
+    public void VisionWidthAloneSetsEncoderWidthWhenTheBertConfigOmitsIt()
+    {
+        var c = AlbefConfig.Parse("{\"vision_width\": 96, \"vision_heads\": 12, \"bert\": {\"hidden_size\": 96}}");
+        Assert.Equal(96, c.Bert.EncoderWidth);
+    }
+
+    [Fact]
+    public void JsonRoundTrip()
+    {
+        var c = FixtureModel.Config;
+        Assert.Equal(c, AlbefConfig.Parse(c.ToJson()));
+    }
+}
