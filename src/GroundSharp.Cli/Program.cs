@@ -20,6 +20,7 @@ public static class Program
         root.Subcommands.Add(BenchCommand.Build());
         root.Subcommands.Add(DemoCommand.Build());
         root.Subcommands.Add(EvalCommand.Build());
+        root.Subcommands.Add(PrepareVgCommand.Build());
         return root;
     }
 }

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
 using GroundSharp.Data;
+using GroundSharp.Data.Benchmarks;
 using GroundSharp.Eval;
 using GroundSharp.Explain;
 using GroundSharp.Models;
@@ -16,7 +17,8 @@ public static class EvalCommand
     {
         var data = new Option<string>("--data") { Description = "dataset folder or a GroundingSample .jsonl file", Required = true };
         var split = new Option<string>("--split") { Description = "split to evaluate (e.g. val, test, test-compositional)", Required = true };
-        var format = new Option<string?>("--format") { Description = "jsonl | synth (default: detected from --data)" };
+        var format = new Option<string?>("--format") { Description = "flickr30k | refcoco | synth | jsonl (default: detected from --data)" };
+        var imageRoot = new Option<string?>("--image-root") { Description = "folder of the images (flickr30k: default DIR/flickr30k-images; refcoco: default DIR/images)" };
         var checkpoint = new Option<string?>("--checkpoint") { Description = "model checkpoint (.pth or .safetensors)" };
         var config = new Option<string?>("--config") { Description = "model config JSON" };
         var vocab = new Option<string?>("--vocab") { Description = "BERT vocab.txt (default: bundled bert-base-uncased)" };
@@ -28,9 +30,9 @@ public static class EvalCommand
         var limit = new Option<int?>("--limit") { Description = "evaluate at most N phrases (a quick look)" };
         var cmd = new Command("eval", "Evaluate GradCAM grounding on a dataset split (pointing game; box selection with --proposals).")
         {
-            data, split, format, checkpoint, config, vocab, proposals, shard, output, layer, device, limit,
+            data, split, format, imageRoot, checkpoint, config, vocab, proposals, shard, output, layer, device, limit,
         };
-        cmd.SetAction(r => CliRunner.Run(() => Execute(r.GetValue(data)!, r.GetValue(split)!, r.GetValue(format), r.GetValue(checkpoint),
+        cmd.SetAction(r => CliRunner.Run(() => Execute(r.GetValue(data)!, r.GetValue(split)!, r.GetValue(format), r.GetValue(imageRoot), r.GetValue(checkpoint),
             r.GetValue(config), r.GetValue(vocab), r.GetValue(proposals), r.GetValue(shard)!, r.GetValue(output)!, r.GetValue(layer),
             r.GetValue(device)!, r.GetValue(limit))));
 
@@ -53,15 +55,19 @@ public static class EvalCommand
     public static string DetectFormat(string data, string? format)
     {
         if (format is not null)
-            return format is "jsonl" or "synth" ? format : throw new GroundSharpException($"--format '{format}' is not supported here (jsonl, synth)");
+            return format is "jsonl" or "synth" or "flickr30k" or "refcoco" ? format : throw new GroundSharpException($"--format '{format}' is unknown (flickr30k, refcoco, synth, jsonl)");
         if (File.Exists(data) && data.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)) return "jsonl";
         if (Directory.Exists(data) && File.Exists(Path.Combine(data, "synth.json"))) return "synth";
+        if (Directory.Exists(Path.Combine(data, "Sentences")) && Directory.Exists(Path.Combine(data, "Annotations"))) return "flickr30k";
+        if (File.Exists(Path.Combine(data, "refs.json"))) return "refcoco";
         if (!File.Exists(data) && !Directory.Exists(data)) throw new GroundSharpException($"--data not found: {data}");
         throw new GroundSharpException($"cannot tell the dataset format of {data}; pass --format");
     }
 
-    public static IEnumerable<EvalItem> ReadItems(string data, string split, string format) => format switch
+    public static IEnumerable<GroundingEvalItem> ReadItems(string data, string split, string format, string? imageRoot, bool proposals) => format switch
     {
+        "flickr30k" => Flickr30kEntities.ReadItems(data, split, imageRoot),
+        "refcoco" => ReadRefItems(data, split, imageRoot, proposals),
         "jsonl" => GroundingEvaluator.FromSampleFile(data, split),
         "synth" => File.Exists(Path.Combine(data, split + ".jsonl"))
             ? GroundingEvaluator.FromSampleFile(Path.Combine(data, split + ".jsonl"), split)
@@ -69,7 +75,24 @@ public static class EvalCommand
         _ => throw new GroundSharpException($"unknown format {format}"),
     };
 
-    public static int Execute(string data, string split, string? format, string? checkpoint, string? configPath, string? vocabPath,
+    /// <summary>
+    /// RefCOCO-family folder: refs.json, dets.json (proposals) and ALBEF's grounding files
+    /// <c>*_val.json</c> / <c>*_test.json</c> (testA and testB live in the test file).
+    /// </summary>
+    private static IEnumerable<GroundingEvalItem> ReadRefItems(string dir, string split, string? imageRoot, bool proposals)
+    {
+        string suffix = split.StartsWith("test", StringComparison.Ordinal) ? "_test.json" : $"_{split}.json";
+        var files = Directory.GetFiles(dir, "*" + suffix).Order(StringComparer.Ordinal).ToList();
+        if (files.Count != 1)
+            throw new GroundSharpException($"{dir}: expected one grounding file *{suffix} for split '{split}', found {files.Count}");
+        var lookup = RefLookup.Read(Path.Combine(dir, "refs.json"));
+        var dets = Path.Combine(dir, "dets.json");
+        if (proposals && !File.Exists(dets)) throw new GroundSharpException($"--proposals: {dets} not found");
+        var props = proposals ? RefGrounding.ReadProposals(dets) : null;
+        return RefGrounding.ReadItems(files[0], lookup, imageRoot ?? Path.Combine(dir, "images"), split == "test" ? null : split, props);
+    }
+
+    public static int Execute(string data, string split, string? format, string? imageRoot, string? checkpoint, string? configPath, string? vocabPath,
         bool proposals, string shardText, string outDir, int? layer, string device, int? limit)
     {
         var (shardIndex, shardCount) = ParseShard(shardText);
@@ -84,13 +107,13 @@ public static class EvalCommand
         {
             ShardIndex = shardIndex, ShardCount = shardCount, UseProposals = proposals, Limit = limit,
         });
-        var items = ReadItems(data, split, fmt);
+        var items = ReadItems(data, split, fmt, imageRoot, proposals);
         var report = RunWithProgress(evaluator, items, $"{fmt}:{Path.GetFileName(Path.TrimEndingDirectorySeparator(data))}", split, checkpoint);
         Write(report, outDir, shardCount > 1 ? $"report-shard{shardIndex}of{shardCount}" : "report");
         return 0;
     }
 
-    private static EvalReport RunWithProgress(GroundingEvaluator evaluator, IEnumerable<EvalItem> items, string dataset, string split, string model)
+    private static EvalReport RunWithProgress(GroundingEvaluator evaluator, IEnumerable<GroundingEvalItem> items, string dataset, string split, string model)
     {
         if (!AnsiConsole.Profile.Capabilities.Interactive)
         {

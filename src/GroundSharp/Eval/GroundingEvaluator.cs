@@ -2,20 +2,11 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using GroundSharp.Data;
+using GroundSharp.Data.Benchmarks;
 using GroundSharp.Explain;
 using static TorchSharp.torch;
 
 namespace GroundSharp.Eval;
-
-/// <summary>One phrase to evaluate: its image, the ground-truth boxes (any counts), optional detection proposals.</summary>
-public sealed record EvalItem(
-    string Id,
-    string ImagePath,
-    string Phrase,
-    string Split,
-    IReadOnlyList<string> Categories,
-    IReadOnlyList<Box> GtBoxes,
-    IReadOnlyList<Box>? Proposals = null);
 
 public sealed record EvalOptions
 {
@@ -96,7 +87,7 @@ public sealed record EvalReport
 public sealed class GroundingEvaluator(Grounder grounder, EvalOptions options)
 {
     /// <param name="progress">called after each image with (items done, images done).</param>
-    public EvalReport Run(IEnumerable<EvalItem> items, string dataset, string split, string model, Action<int, int>? progress = null)
+    public EvalReport Run(IEnumerable<GroundingEvalItem> items, string dataset, string split, string model, Action<int, int>? progress = null)
     {
         if (options.ShardCount < 1 || options.ShardIndex < 0 || options.ShardIndex >= options.ShardCount)
             throw new GroundSharpException($"bad shard {options.ShardIndex}/{options.ShardCount}: use i/n with 0 <= i < n");
@@ -112,8 +103,8 @@ public sealed class GroundingEvaluator(Grounder grounder, EvalOptions options)
             if (batch.Count == 0) break;
             var image = ImageLoader.Load(batch[0].ImagePath);
             foreach (var it in batch)
-                foreach (var b in it.GtBoxes) b.EnsureOverlapsImage(image.Width, image.Height, $"{it.Id}: ground-truth box");
-            var results = grounder.Ground(image, batch.Select(i => i.Phrase).ToList());
+                foreach (var b in it.GtBoxes) b.EnsureOverlapsImage(image.Width, image.Height, $"{it.QueryId ?? it.Text}: ground-truth box");
+            var results = grounder.Ground(image, batch.Select(i => i.Text).ToList());
             for (int i = 0; i < batch.Count; i++)
             {
                 var item = batch[i];
@@ -121,7 +112,7 @@ public sealed class GroundingEvaluator(Grounder grounder, EvalOptions options)
                 pointing.Add(PointingGame.IsHit(r.Point, item.GtBoxes), item.Split, item.Categories);
                 if (recall is null) continue;
                 if (item.Proposals is null || item.Proposals.Count == 0)
-                    throw new GroundSharpException($"{item.Id}: --proposals was given but this item has no proposals");
+                    throw new GroundSharpException($"{item.QueryId ?? item.Text}: --proposals was given but this item has no proposals");
                 using var up = tensor(r.Heatmap, new long[] { r.ImageHeight, r.ImageWidth });
                 var scores = BoxSelection.Scores(up, item.Proposals, options.Alpha);
                 foreach (var (k, table) in recall)
@@ -148,9 +139,9 @@ public sealed class GroundingEvaluator(Grounder grounder, EvalOptions options)
     }
 
     /// <summary>Consecutive items with the same image path, streamed.</summary>
-    public static IEnumerable<List<EvalItem>> GroupByImage(IEnumerable<EvalItem> items)
+    public static IEnumerable<List<GroundingEvalItem>> GroupByImage(IEnumerable<GroundingEvalItem> items)
     {
-        List<EvalItem>? current = null;
+        List<GroundingEvalItem>? current = null;
         foreach (var item in items)
         {
             if (current is not null && current[0].ImagePath != item.ImagePath)
@@ -158,21 +149,23 @@ public sealed class GroundingEvaluator(Grounder grounder, EvalOptions options)
                 yield return current;
                 current = null;
             }
-            (current ??= new List<EvalItem>()).Add(item);
+            (current ??= new List<GroundingEvalItem>()).Add(item);
         }
         if (current is not null) yield return current;
     }
 
     /// <summary>Items from a GroundingSample JSON-lines file (samples with a box; <c>source</c> as the category).</summary>
-    public static IEnumerable<EvalItem> FromSampleFile(string path, string split, string? imageRoot = null)
+    public static IEnumerable<GroundingEvalItem> FromSampleFile(string path, string split, string? imageRoot = null)
     {
-        int i = 0;
+        int line = 0;
+        (string Path, int Width, int Height) size = ("", 0, 0);
         foreach (var s in GroundingSampleFile.Read(path, imageRoot))
         {
-            i++;
+            line++;
             if (s.Box is not { } box) continue;
-            yield return new EvalItem($"{path}:{i}", s.ImagePath, s.Text, split,
-                s.Source is null ? Array.Empty<string>() : new[] { s.Source }, new[] { box });
+            if (size.Path != s.ImagePath) { var (w, h) = ImageLoader.ReadSize(s.ImagePath); size = (s.ImagePath, w, h); }
+            yield return new GroundingEvalItem(s.ImagePath, s.Text, split, s.Source is null ? Array.Empty<string>() : new[] { s.Source },
+                new[] { box }, size.Width, size.Height, QueryId: $"{path}:{line}");
         }
     }
 }

@@ -60,7 +60,7 @@ public class EvalCliTests
         int hits = 0;
         foreach (var group in GroundingEvaluator.GroupByImage(GroundingEvaluator.FromSampleFile(data, "val")))
         {
-            var results = grounder.Ground(ImageLoader.Load(group[0].ImagePath), group.Select(g => g.Phrase).ToList());
+            var results = grounder.Ground(ImageLoader.Load(group[0].ImagePath), group.Select(g => g.Text).ToList());
             hits += group.Zip(results).Count(p => PointingGame.IsHit(p.Second.Point, p.First.GtBoxes));
         }
         Assert.Equal(hits, report.Pointing.Overall.Hits);
@@ -96,5 +96,29 @@ public class EvalCliTests
         }
         var same = CliProcess.Run("eval", "merge", "--out", dir, Path.Combine(dir, "missing.json"));
         Assert.Equal(2, same.ExitCode);
+    }
+
+    [Fact]
+    public void Flickr30kFolderIsDetectedAndEvaluatedPerEntityType()
+    {
+        var root = FixtureData.PathOf(Path.Combine("..", "benchmarks", "flickr30k"));
+        var images = CliProcess.TempDir();
+        foreach (var xml in Directory.GetFiles(Path.Combine(root, "Annotations"), "*.xml"))
+        {
+            var ann = GroundSharp.Data.Benchmarks.Flickr30kEntities.ReadAnnotation(xml);
+            var rgb = new byte[ann.Width * ann.Height * 3];
+            new Random(1).NextBytes(rgb);
+            using var bmp = new RgbImage(ann.Width, ann.Height, rgb).ToSKBitmap();
+            using var png = bmp.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100);
+            File.WriteAllBytes(Path.Combine(images, Path.GetFileNameWithoutExtension(xml) + ".jpg"), png.ToArray());
+        }
+        var outDir = CliProcess.TempDir();
+        var r = CliProcess.Run("eval", "--data", root, "--split", "test", "--image-root", images, "--checkpoint", FixtureData.PathOf("checkpoint.pth"),
+            "--config", Cli("groundsharp-config.json"), "--vocab", Cli("vocab.txt"), "--out", outDir);
+        Assert.True(r.ExitCode == 0, r.StdErr + r.StdOut);
+        var report = Read(Path.Combine(outDir, "report.json"));
+        Assert.StartsWith("flickr30k:", report.Dataset);
+        Assert.True(report.Items > 0);
+        Assert.All(report.Pointing.Categories, c => Assert.Contains(c.Name, GroundSharp.Data.Benchmarks.Flickr30kEntities.EntityTypes));
     }
 }
