@@ -21,6 +21,7 @@ public static class Program
         root.Subcommands.Add(DemoCommand.Build());
         root.Subcommands.Add(EvalCommand.Build());
         root.Subcommands.Add(PrepareVgCommand.Build());
+        root.Subcommands.Add(ServeCommand.Build());
         return root;
     }
 }

@@ -42,12 +42,6 @@ public static class BenchCommand
         return cmd;
     }
 
-    public static AlbefConfig TinyConfig => new()
-    {
-        VisionWidth = 96, VisionDepth = 2, VisionHeads = 12, EmbedDim = 32,
-        Bert = new BertConfig { HiddenSize = 96, NumHiddenLayers = 4, FusionLayer = 2, NumAttentionHeads = 12, IntermediateSize = 384, EncoderWidth = 96, MaxPositionEmbeddings = 64 },
-    };
-
     public static int Execute(string size, string phraseCountsText, int imageCount, int naivePairs, int repeats, int? threads)
     {
         TorchRuntime.EnsureLoaded();
@@ -58,7 +52,7 @@ public static class BenchCommand
         var cfg = size switch
         {
             "base" => AlbefConfig.Base,
-            "tiny" => TinyConfig,
+            "tiny" => AlbefConfig.Tiny,
             _ => throw new GroundSharpException($"--size must be base or tiny, not '{size}'"),
         };
         AnsiConsole.MarkupLine($"GradCAM bench: ALBEF-{size} random weights, image {cfg.ImageRes}px, GradCAM layer {cfg.EffectiveGradcamLayer}, {torch.get_num_threads()} threads");

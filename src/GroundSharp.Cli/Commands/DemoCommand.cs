@@ -33,7 +33,7 @@ public static class DemoCommand
         AnsiConsole.MarkupLine("[yellow bold]NOTE:[/] [yellow]no trained model ships with GroundSharp yet. This demo uses a tiny, randomly " +
                                "initialised ALBEF, so its heatmaps are NOT meaningful and its accuracy is at chance level. It shows " +
                                "the pipeline (decode → preprocess → tokenize → ViT/BERT → GradCAM → point/box → overlay) working end to end.[/]");
-        var cfg = BenchCommand.TinyConfig;
+        var cfg = AlbefConfig.Tiny;
         using var model = new AlbefModel(cfg, seed: seed);
         var grounder = new Grounder(model, AlbefTokenizer.Default);
         Directory.CreateDirectory(outDir);

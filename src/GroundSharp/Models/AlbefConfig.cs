@@ -55,6 +55,13 @@ public sealed record AlbefConfig
 
     public static AlbefConfig Base => new();
 
+    /// <summary>A tiny ALBEF (ViT 2×96 at 256 px, BERT 4×96 with fusion from layer 2, bert-base-uncased vocabulary) for demos and benches.</summary>
+    public static AlbefConfig Tiny => new()
+    {
+        VisionWidth = 96, VisionDepth = 2, VisionHeads = 12, EmbedDim = 32,
+        Bert = new BertConfig { HiddenSize = 96, NumHiddenLayers = 4, FusionLayer = 2, NumAttentionHeads = 12, IntermediateSize = 384, EncoderWidth = 96, MaxPositionEmbeddings = 64 },
+    };
+
     /// <summary>Checks sizes and relations; throws a <see cref="GroundSharpException"/> naming the key.</summary>
     public AlbefConfig Validate(string source = "config")
     {
