@@ -23,6 +23,37 @@ public sealed class GradCamOutput : IDisposable
 }
 
 /// <summary>
+/// Keeps the cross-attention probabilities of one fusion layer, with their autograd graph, from every forward
+/// through that layer while it is alive (training: the AMC loss differentiates through them).
+/// </summary>
+public sealed class AttentionCapture : IDisposable
+{
+    private readonly BertSelfAttention _attention;
+    private readonly List<Tensor> _captured = new();
+
+    internal AttentionCapture(BertSelfAttention attention)
+    {
+        if (attention.ProbsHook is not null) throw new InvalidOperationException("this layer's attention is already being captured");
+        _attention = attention;
+        // The hook runs inside the layer's dispose scope: detach the handle from it (disposed with this capture).
+        _attention.ProbsHook = p => { _captured.Add(p.DetachFromDisposeScope()); return p; };
+    }
+
+    /// <summary>The probabilities of the most recent forward, or null before the first.</summary>
+    public Tensor? Probs => _captured.Count == 0 ? null : _captured[^1];
+
+    /// <summary>All captured probabilities, in forward order.</summary>
+    public IReadOnlyList<Tensor> All => _captured;
+
+    public void Dispose()
+    {
+        _attention.ProbsHook = null;
+        foreach (var t in _captured) t.Dispose();
+        _captured.Clear();
+    }
+}
+
+/// <summary>
 /// GradCAM on ALBEF's cross-attention (DESIGN.md "GradCAM grounding"). The cam for a phrase is the mean
 /// over heads and over the phrase's own tokens of P·max(G, 0) on the image-token columns, where P are the
 /// GradCAM layer's cross-attention probabilities and G = d(ITM match logit)/dP.
@@ -45,6 +76,15 @@ public static class GradCam
         var summed = (p * m * g * m).sum(new long[] { 1, 2 }); // (B, N)
         var denom = divideByOwnLength ? attentionMask.to_type(probs.dtype).sum(1, keepdim: true) * heads : tensor((double)(heads * t), dtype: probs.dtype);
         return (summed / denom).view(b, gridH, gridW).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Starts capturing the GradCAM layer's attention probabilities (with graph) until disposed.</summary>
+    public static AttentionCapture CaptureAttention(AlbefModel model, int? layer = null)
+    {
+        int g = layer ?? model.Config.EffectiveGradcamLayer;
+        var cross = model.Bert.Layer(g).crossattention
+            ?? throw new GroundSharpException($"GradCAM layer {g} has no cross-attention (fusion layers start at {model.Config.Bert.FusionLayer})");
+        return new AttentionCapture(cross.self);
     }
 
     /// <summary>

@@ -1,0 +1,85 @@
+using GroundSharp.Explain;
+using GroundSharp.Losses;
+using GroundSharp.Models;
+using GroundSharp.Tests.Models;
+using TorchSharp;
+using Xunit;
+using Xunit.Abstractions;
+using static TorchSharp.torch;
+
+namespace GroundSharp.Tests.Losses;
+
+/// <summary>Training-mode GradCAM, AMC loss terms and the second-order gradients against the authors' code (fixture section c).</summary>
+public class AmcLossFixtureTests(ITestOutputHelper output)
+{
+    private static readonly string[] GradParameters =
+    {
+        "itm_head.weight",
+        "text_encoder.bert.encoder.layer.0.attention.self.query.weight",
+        "text_encoder.bert.encoder.layer.3.crossattention.self.key.weight",
+        "text_encoder.bert.encoder.layer.3.crossattention.self.query.weight",
+        "visual_encoder.blocks.0.attn.qkv.weight",
+        "visual_encoder.patch_embed.proj.weight",
+    };
+
+    [Theory]
+    [InlineData("f32", 1e-4, 1e-3)]
+    [InlineData("f64", 1e-10, 1e-10)]
+    public void AmcLossAndItsGradientsMatchAuthorsCode(string suffix, double tol, double gradTol)
+    {
+        var dtype = suffix == "f32" ? ScalarType.Float32 : ScalarType.Float64;
+        using var scope = NewDisposeScope();
+        using var model = FixtureModel.Load(dtype); // eval(): dropout off, as the fixture
+        var images = FixtureData.Load("input_image.f32").to_type(dtype);
+        var ids = FixtureData.Load("input_ids.i64");
+        var mask = FixtureData.Load("attention_mask.i64");
+        var boxMask = FixtureData.Load("box_mask.u8").to_type(dtype);
+
+        // The positive pass of the training forward: text mode, then fusion mode with the image.
+        using var capture = GradCam.CaptureAttention(model);
+        var imageEmbeds = model.EncodeImage(images);
+        var text = model.EncodeText(ids, mask);
+        var itm = model.ItmLogits(model.Fuse(text, mask, imageEmbeds));
+        using var amc = AmcLoss.Compute(capture.Probs!, itm, mask, boxMask, 16, 16);
+
+        Check("c_fmaps", capture.Probs!, tol);
+        Check("c_itm_pos", itm, tol);
+        Check("c_grad_wrt_act", amc.AttentionGrad, tol);
+        Check("c_gradcam_raw", amc.CamRaw, tol);
+        Check("c_gradcam_norm", amc.CamNorm, tol);
+        Check("c_gradcam_up", amc.CamUp, tol);
+        Check("c_avg_in", amc.AvgIn, tol);
+        Check("c_avg_out", amc.AvgOut, tol);
+        Check("c_max_in", amc.MaxIn, tol);
+        Check("c_max_out", amc.MaxOut, tol);
+        Check("c_L_mean", amc.LMean, tol);
+        Check("c_L_max", amc.LMax, tol);
+        Check("c_total", amc.Total, tol);
+
+        var parameters = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        // itm_head.bias last: it gets no gradient from this loss (the GradCAM does not depend on it).
+        var wanted = GradParameters.Select(n => (Tensor)parameters[n]).Append(model.itm_head.bias!).ToArray();
+        var grads = torch.autograd.grad(new[] { amc.Total }, wanted, retain_graph: false, create_graph: false, allow_unused: true);
+        for (int i = 0; i < GradParameters.Length; i++)
+            Check("c_grad__" + GradParameters[i], grads[i], gradTol);
+        var biasGrad = grads[^1];
+        Assert.True(biasGrad is null || biasGrad.IsInvalid || biasGrad.abs().max().item<double>() == 0);
+
+        void Check(string name, Tensor actual, double tolerance)
+        {
+            var expected = FixtureData.Load($"{name}.{suffix}");
+            double err = FixtureData.RelErrVsMax(actual.reshape(expected.shape), expected);
+            output.WriteLine($"{name}.{suffix}: max rel err {err:E2}");
+            Assert.True(err < tolerance, $"{name}.{suffix}: {err:E3} >= {tolerance:E1}");
+        }
+    }
+
+    [Fact]
+    public void BoxMasksFollowTheFixtureRule()
+    {
+        var boxes = FixtureData.Load("box256_xyxy.i64");
+        var list = Enumerable.Range(0, 3).Select(i => ((int)boxes[i, 0].item<long>(), (int)boxes[i, 1].item<long>(), (int)boxes[i, 2].item<long>(), (int)boxes[i, 3].item<long>())).ToList();
+        using var m = AmcLoss.BoxMasks(list, 256, 256);
+        Assert.True(m.to_type(ScalarType.Byte).equal(FixtureData.Load("box_mask.u8")).all().item<bool>());
+    }
+}
