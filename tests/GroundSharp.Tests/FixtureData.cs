@@ -1,6 +1,7 @@
 using System.Text.Json;
 using TorchSharp;
 using Xunit;
+using Xunit.Abstractions;
 using static TorchSharp.torch;
 
 namespace GroundSharp.Tests;
@@ -44,5 +45,15 @@ public static class FixtureData
         double maxAbs = e.abs().max().item<double>();
         double diff = (a - e).abs().max().item<double>();
         return diff / Math.Max(maxAbs, 1e-30);
+    }
+
+    /// <summary>Asserts <c>RelErrVsMax(actual, tensors/NAME.SUFFIX) &lt; tolerance</c> and logs the error.</summary>
+    public static void AssertMatches(string name, string suffix, Tensor actual, double tolerance, ITestOutputHelper output)
+    {
+        using var expected = Load($"{name}.{suffix}");
+        using var reshaped = actual.reshape(expected.shape);
+        double err = RelErrVsMax(reshaped, expected);
+        output.WriteLine($"{name}.{suffix}: max rel err {err:E2}");
+        Assert.True(err < tolerance, $"{name}.{suffix}: {err:E3} >= {tolerance:E1}");
     }
 }

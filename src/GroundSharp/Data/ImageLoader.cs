@@ -89,6 +89,18 @@ public static class ImageLoader
         return applyExifOrientation ? ApplyOrientation(image, codec.EncodedOrigin) : image;
     }
 
+    /// <summary>The displayed (EXIF-oriented) size of an image from its header alone, without decoding pixels.</summary>
+    public static (int Width, int Height) ReadSize(string path)
+    {
+        if (!File.Exists(path)) throw new GroundSharpException($"image not found: {path}");
+        using var stream = File.OpenRead(path);
+        using var codec = SKCodec.Create(stream, out SKCodecResult createResult)
+            ?? throw new GroundSharpException($"image {path} is not a readable image (unknown format or corrupt header: {createResult})");
+        int w = codec.Info.Width, h = codec.Info.Height;
+        bool rotated = codec.EncodedOrigin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
+        return rotated ? (h, w) : (w, h);
+    }
+
     /// <summary>Turns stored pixels into displayed pixels for each of the 8 EXIF orientations.</summary>
     public static RgbImage ApplyOrientation(RgbImage image, SKEncodedOrigin origin)
     {

@@ -30,20 +30,14 @@ public class AlbefForwardFixtureTests(ITestOutputHelper output)
         var textFeat = model.TextFeatures(textEmbeds);
         var sim = imageFeat.matmul(textFeat.t()) / model.temp;
 
-        Check("a_image_embeds", imageEmbeds);
-        Check("a_text_embeds", textEmbeds);
-        Check("a_fusion_hidden", fusion);
-        Check("a_fusion_cls", fusion.select(1, 0));
-        Check("a_itm_logits", itm);
-        Check("a_image_feat", imageFeat);
-        Check("a_text_feat", textFeat);
-        Check("a_sim_i2t", sim);
+        FixtureData.AssertMatches("a_image_embeds", suffix, imageEmbeds, tol, output);
+        FixtureData.AssertMatches("a_text_embeds", suffix, textEmbeds, tol, output);
+        FixtureData.AssertMatches("a_fusion_hidden", suffix, fusion, tol, output);
+        FixtureData.AssertMatches("a_fusion_cls", suffix, fusion.select(1, 0), tol, output);
+        FixtureData.AssertMatches("a_itm_logits", suffix, itm, tol, output);
+        FixtureData.AssertMatches("a_image_feat", suffix, imageFeat, tol, output);
+        FixtureData.AssertMatches("a_text_feat", suffix, textFeat, tol, output);
+        FixtureData.AssertMatches("a_sim_i2t", suffix, sim, tol, output);
 
-        void Check(string name, Tensor actual)
-        {
-            double err = FixtureData.RelErrVsMax(actual, FixtureData.Load($"{name}.{suffix}"));
-            output.WriteLine($"{name}.{suffix}: max rel err {err:E2}");
-            Assert.True(err < tol, $"{name}.{suffix}: {err:E3} >= {tol:E1}");
-        }
     }
 }

@@ -1,0 +1,167 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json;
+using GroundSharp.Data;
+using GroundSharp.Data.Benchmarks;
+using GroundSharp.Eval;
+using GroundSharp.Explain;
+using GroundSharp.Models;
+using Spectre.Console;
+
+namespace GroundSharp.Cli.Commands;
+
+/// <summary><c>groundsharp eval</c>: pointing accuracy (and box selection with proposals) of GradCAM grounding over a dataset.</summary>
+public static class EvalCommand
+{
+    public static Command Build()
+    {
+        var data = new Option<string>("--data") { Description = "dataset folder or a GroundingSample .jsonl file", Required = true };
+        var split = new Option<string>("--split") { Description = "split to evaluate (e.g. val, test, test-compositional)", Required = true };
+        var format = new Option<string?>("--format") { Description = "flickr30k | refcoco | synth | jsonl (default: detected from --data)" };
+        var imageRoot = new Option<string?>("--image-root") { Description = "folder of the images (flickr30k: default DIR/flickr30k-images; refcoco: default DIR/images)" };
+        var checkpoint = new Option<string?>("--checkpoint") { Description = "model checkpoint (.pth or .safetensors)" };
+        var config = new Option<string?>("--config") { Description = "model config JSON" };
+        var vocab = new Option<string?>("--vocab") { Description = "BERT vocab.txt (default: bundled bert-base-uncased)" };
+        var proposals = new Option<bool>("--proposals") { Description = "also rank the items' detection proposals: Recall@1/5/10 and IoU@0.5 accuracy" };
+        var shard = new Option<string>("--shard") { Description = "evaluate shard i of n (i/n, 0-based) — images are split between shards", DefaultValueFactory = _ => "0/1" };
+        var output = new Option<string>("--out") { Description = "folder for the JSON report and markdown table", DefaultValueFactory = _ => "groundsharp-eval" };
+        var layer = new Option<int?>("--layer") { Description = "GradCAM layer (default: the config's)" };
+        var device = new Option<string>("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
+        var limit = new Option<int?>("--limit") { Description = "evaluate at most N phrases (a quick look)" };
+        var cmd = new Command("eval", "Evaluate GradCAM grounding on a dataset split (pointing game; box selection with --proposals).")
+        {
+            data, split, format, imageRoot, checkpoint, config, vocab, proposals, shard, output, layer, device, limit,
+        };
+        cmd.SetAction(r => CliRunner.Run(() => Execute(r.GetValue(data)!, r.GetValue(split)!, r.GetValue(format), r.GetValue(imageRoot), r.GetValue(checkpoint),
+            r.GetValue(config), r.GetValue(vocab), r.GetValue(proposals), r.GetValue(shard)!, r.GetValue(output)!, r.GetValue(layer),
+            r.GetValue(device)!, r.GetValue(limit))));
+
+        var mergeOut = new Option<string>("--out") { Description = "folder for the merged report", DefaultValueFactory = _ => "groundsharp-eval" };
+        var reports = new Argument<string[]>("reports") { Description = "the shard reports (report.json) to combine", Arity = ArgumentArity.OneOrMore };
+        var merge = new Command("merge", "Combine the reports of 'eval --shard i/n' runs into one.") { mergeOut, reports };
+        merge.SetAction(r => CliRunner.Run(() => Merge(r.GetValue(reports)!, r.GetValue(mergeOut)!)));
+        cmd.Subcommands.Add(merge);
+        return cmd;
+    }
+
+    public static (int Index, int Count) ParseShard(string text)
+    {
+        var parts = text.Split('/');
+        if (parts.Length == 2 && int.TryParse(parts[0], out var i) && int.TryParse(parts[1], out var n) && n >= 1 && i >= 0 && i < n) return (i, n);
+        throw new GroundSharpException($"--shard '{text}': use i/n with 0 <= i < n, e.g. 0/4");
+    }
+
+    /// <summary>The dataset format of a path: an explicit --format, else detected.</summary>
+    public static string DetectFormat(string data, string? format)
+    {
+        if (format is not null)
+            return format is "jsonl" or "synth" or "flickr30k" or "refcoco" ? format : throw new GroundSharpException($"--format '{format}' is unknown (flickr30k, refcoco, synth, jsonl)");
+        if (File.Exists(data) && data.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)) return "jsonl";
+        if (Directory.Exists(data) && File.Exists(Path.Combine(data, "synth.json"))) return "synth";
+        if (Directory.Exists(Path.Combine(data, "Sentences")) && Directory.Exists(Path.Combine(data, "Annotations"))) return "flickr30k";
+        if (File.Exists(Path.Combine(data, "refs.json"))) return "refcoco";
+        if (!File.Exists(data) && !Directory.Exists(data)) throw new GroundSharpException($"--data not found: {data}");
+        throw new GroundSharpException($"cannot tell the dataset format of {data}; pass --format");
+    }
+
+    public static IEnumerable<GroundingEvalItem> ReadItems(string data, string split, string format, string? imageRoot, bool proposals) => format switch
+    {
+        "flickr30k" => Flickr30kEntities.ReadItems(data, split, imageRoot),
+        "refcoco" => ReadRefItems(data, split, imageRoot, proposals),
+        "jsonl" => GroundingEvaluator.FromSampleFile(data, split),
+        "synth" => File.Exists(Path.Combine(data, split + ".jsonl"))
+            ? GroundingEvaluator.FromSampleFile(Path.Combine(data, split + ".jsonl"), split)
+            : throw new GroundSharpException($"{data} has no split '{split}' ({split}.jsonl not found)"),
+        _ => throw new GroundSharpException($"unknown format {format}"),
+    };
+
+    /// <summary>
+    /// RefCOCO-family folder: refs.json, dets.json (proposals) and ALBEF's grounding files
+    /// <c>*_val.json</c> / <c>*_test.json</c> (testA and testB live in the test file).
+    /// </summary>
+    private static IEnumerable<GroundingEvalItem> ReadRefItems(string dir, string split, string? imageRoot, bool proposals)
+    {
+        string suffix = split.StartsWith("test", StringComparison.Ordinal) ? "_test.json" : $"_{split}.json";
+        var files = Directory.GetFiles(dir, "*" + suffix).Order(StringComparer.Ordinal).ToList();
+        if (files.Count != 1)
+            throw new GroundSharpException($"{dir}: expected one grounding file *{suffix} for split '{split}', found {files.Count}");
+        var lookup = RefLookup.Read(Path.Combine(dir, "refs.json"));
+        var dets = Path.Combine(dir, "dets.json");
+        if (proposals && !File.Exists(dets)) throw new GroundSharpException($"--proposals: {dets} not found");
+        var props = proposals ? RefGrounding.ReadProposals(dets) : null;
+        return RefGrounding.ReadItems(files[0], lookup, imageRoot ?? Path.Combine(dir, "images"), split == "test" ? null : split, props);
+    }
+
+    public static int Execute(string data, string split, string? format, string? imageRoot, string? checkpoint, string? configPath, string? vocabPath,
+        bool proposals, string shardText, string outDir, int? layer, string device, int? limit)
+    {
+        var (shardIndex, shardCount) = ParseShard(shardText);
+        var fmt = DetectFormat(data, format);
+        if (checkpoint is null)
+            throw new GroundSharpException("--checkpoint is required (no trained default model ships yet)");
+        var loaded = AlbefLoader.Load(checkpoint, configPath, device);
+        Console.Error.WriteLine(loaded.Report.Summary(checkpoint));
+        var tokenizer = vocabPath is null ? AlbefTokenizer.Default : AlbefTokenizer.FromVocab(vocabPath);
+        var grounder = new Grounder(loaded.Model, tokenizer, new GrounderOptions { Layer = layer });
+        var evaluator = new GroundingEvaluator(grounder, new EvalOptions
+        {
+            ShardIndex = shardIndex, ShardCount = shardCount, UseProposals = proposals, Limit = limit,
+        });
+        var items = ReadItems(data, split, fmt, imageRoot, proposals);
+        var report = RunWithProgress(evaluator, items, $"{fmt}:{Path.GetFileName(Path.TrimEndingDirectorySeparator(data))}", split, checkpoint);
+        Write(report, outDir, shardCount > 1 ? $"report-shard{shardIndex}of{shardCount}" : "report");
+        return 0;
+    }
+
+    private static EvalReport RunWithProgress(GroundingEvaluator evaluator, IEnumerable<GroundingEvalItem> items, string dataset, string split, string model)
+    {
+        if (!AnsiConsole.Profile.Capabilities.Interactive)
+        {
+            var sw = Stopwatch.StartNew();
+            var last = TimeSpan.Zero;
+            return evaluator.Run(items, dataset, split, model, (n, imgs) =>
+            {
+                if (sw.Elapsed - last < TimeSpan.FromSeconds(10)) return;
+                last = sw.Elapsed;
+                Console.Error.WriteLine($"{n} phrases, {imgs} images, {n / sw.Elapsed.TotalSeconds:F1} phrases/s");
+            });
+        }
+        EvalReport? report = null;
+        AnsiConsole.Progress()
+            .Columns(new TaskDescriptionColumn(), new SpinnerColumn(), new ElapsedTimeColumn())
+            .Start(ctx =>
+            {
+                var task = ctx.AddTask("evaluating", maxValue: double.MaxValue);
+                var sw = Stopwatch.StartNew();
+                report = evaluator.Run(items, dataset, split, model, (n, imgs) =>
+                    task.Description = $"{n} phrases, {imgs} images, {n / sw.Elapsed.TotalSeconds:F1} phrases/s");
+            });
+        return report!;
+    }
+
+    public static int Merge(IReadOnlyList<string> reportPaths, string outDir)
+    {
+        var shards = new List<EvalReport>();
+        foreach (var p in reportPaths)
+        {
+            if (!File.Exists(p)) throw new GroundSharpException($"report not found: {p}");
+            try { shards.Add(JsonSerializer.Deserialize<EvalReport>(File.ReadAllText(p), EvalReport.Json) ?? throw new GroundSharpException($"{p}: empty report")); }
+            catch (JsonException e) { throw new GroundSharpException($"{p}: not an eval report: {e.Message}", e); }
+        }
+        Write(EvalReport.Merge(shards), outDir, "report");
+        return 0;
+    }
+
+    private static void Write(EvalReport report, string outDir, string name)
+    {
+        Directory.CreateDirectory(outDir);
+        var json = Path.Combine(outDir, name + ".json");
+        File.WriteAllText(json + ".tmp", JsonSerializer.Serialize(report, EvalReport.Json));
+        File.Move(json + ".tmp", json, overwrite: true);
+        var md = Path.Combine(outDir, name + ".md");
+        File.WriteAllText(md + ".tmp", report.ToMarkdown());
+        File.Move(md + ".tmp", md, overwrite: true);
+        AnsiConsole.WriteLine(report.ToMarkdown());
+        AnsiConsole.MarkupLine($"wrote [bold]{CliRunner.Esc(json)}[/] and {CliRunner.Esc(md)} ({report.Items} phrases in {report.Seconds:F1} s)");
+    }
+}

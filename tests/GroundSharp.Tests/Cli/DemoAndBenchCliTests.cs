@@ -1,0 +1,38 @@
+using Xunit;
+
+namespace GroundSharp.Tests.Cli;
+
+[Trait("Category", "EndToEnd")]
+public class DemoAndBenchCliTests
+{
+    [Fact]
+    public void DemoRunsEndToEndAndSaysItsModelIsUntrained()
+    {
+        var dir = CliProcess.TempDir();
+        var r = CliProcess.Run("demo", "--out", dir);
+        Assert.True(r.ExitCode == 0, r.StdErr + r.StdOut);
+        Assert.Contains("randomly", r.StdOut);
+        Assert.Contains("pointing accuracy", r.StdOut);
+        var report = File.ReadAllText(Path.Combine(dir, "report.md"));
+        Assert.Contains("random weights", report);
+        Assert.Equal(3 + 9, Directory.GetFiles(dir, "*.png").Length); // 3 scenes + 3 overlays each
+    }
+
+    [Fact]
+    public void BenchRunsOnTheTinyModelAndReportsSpeedUps()
+    {
+        var r = CliProcess.Run("bench", "--size", "tiny", "--phrases", "1,4", "--images", "2", "--naive-pairs", "1", "--repeats", "1");
+        Assert.True(r.ExitCode == 0, r.StdErr + r.StdOut);
+        Assert.Contains("1 image x 4 phrases", r.StdOut);
+        Assert.Contains("speed-up", r.StdOut);
+        Assert.Matches(@"max rel diff 0\.00E\+000|max rel diff [0-9.]+E-0[0-9]{2}", r.StdOut);
+    }
+
+    [Fact]
+    public void BenchRejectsBadArguments()
+    {
+        var r = CliProcess.Run("bench", "--size", "huge");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("error: --size must be base or tiny", r.StdErr);
+    }
+}

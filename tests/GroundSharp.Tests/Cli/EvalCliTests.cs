@@ -1,0 +1,124 @@
+using System.Text.Json;
+using GroundSharp.Data;
+using GroundSharp.Eval;
+using GroundSharp.Explain;
+using GroundSharp.Tests.Models;
+using Xunit;
+
+namespace GroundSharp.Tests.Cli;
+
+[Trait("Category", "EndToEnd")]
+public class EvalCliTests
+{
+    private static string Cli(string f) => FixtureData.PathOf(Path.Combine("cli", f));
+
+    /// <summary>A small GroundingSample dataset over the fixture's images, two phrases each, two categories.</summary>
+    private static string WriteDataset(string dir)
+    {
+        var lines = new List<string>();
+        string[] images = { "image_0_320x240.png", "image_1_200x300.png", "image_2_512x288.png" };
+        var rng = new Random(4);
+        foreach (var img in images)
+        {
+            var path = FixtureData.PathOf(img);
+            var im = ImageLoader.Load(path);
+            foreach (var (phrase, cat) in new[] { ("qdaw qdwd qdkw", "attribute"), ("qdbs qcqi", "spatial") })
+            {
+                int x1 = rng.Next(im.Width / 2), y1 = rng.Next(im.Height / 2);
+                var box = new Box(x1, y1, x1 + im.Width / 2, y1 + im.Height / 2);
+                lines.Add(GroundingSampleFile.ToJsonLine(new GroundingSample(path, phrase, box, cat)));
+            }
+        }
+        var file = Path.Combine(dir, "val.jsonl");
+        File.WriteAllLines(file, lines);
+        return file;
+    }
+
+    private static string[] Args(string data, string outDir, params string[] extra) =>
+        new[] { "eval", "--data", data, "--split", "val", "--checkpoint", FixtureData.PathOf("checkpoint.pth"), "--config", Cli("groundsharp-config.json"),
+                "--vocab", Cli("vocab.txt"), "--out", outDir }.Concat(extra).ToArray();
+
+    private static EvalReport Read(string path) => JsonSerializer.Deserialize<EvalReport>(File.ReadAllText(path), EvalReport.Json)!;
+
+    [Fact]
+    public void EvalCountsHitsLikeTheGrounderAndShardsMergeToTheWhole()
+    {
+        var dir = CliProcess.TempDir();
+        var data = WriteDataset(dir);
+
+        var whole = CliProcess.Run(Args(data, Path.Combine(dir, "whole")));
+        Assert.True(whole.ExitCode == 0, whole.StdErr);
+        var report = Read(Path.Combine(dir, "whole", "report.json"));
+        Assert.Equal(6, report.Items);
+        Assert.Equal(3, report.Images);
+        Assert.Contains(report.Pointing.Categories, c => c.Name == "spatial" && c.Total == 3);
+        Assert.True(File.Exists(Path.Combine(dir, "whole", "report.md")));
+
+        // The same counts computed directly with the library.
+        using var model = FixtureModel.Load();
+        var grounder = new Grounder(model, AlbefTokenizer.FromVocab(Cli("vocab.txt")));
+        int hits = 0;
+        foreach (var group in GroundingEvaluator.GroupByImage(GroundingEvaluator.FromSampleFile(data, "val")))
+        {
+            var results = grounder.Ground(ImageLoader.Load(group[0].ImagePath), group.Select(g => g.Text).ToList());
+            hits += group.Zip(results).Count(p => PointingGame.IsHit(p.Second.Point, p.First.GtBoxes));
+        }
+        Assert.Equal(hits, report.Pointing.Overall.Hits);
+
+        foreach (var s in new[] { "0/2", "1/2" })
+            Assert.Equal(0, CliProcess.Run(Args(data, Path.Combine(dir, "shards"), "--shard", s)).ExitCode);
+        var merged = CliProcess.Run("eval", "merge", "--out", Path.Combine(dir, "merged"),
+            Path.Combine(dir, "shards", "report-shard0of2.json"), Path.Combine(dir, "shards", "report-shard1of2.json"));
+        Assert.True(merged.ExitCode == 0, merged.StdErr);
+        var m = Read(Path.Combine(dir, "merged", "report.json"));
+        Assert.Equal(report.Items, m.Items);
+        Assert.Equal(report.Pointing.Overall, m.Pointing.Overall);
+        Assert.Equal(report.Pointing.Categories.OrderBy(c => c.Name), m.Pointing.Categories.OrderBy(c => c.Name));
+    }
+
+    [Fact]
+    public void BadArgumentsGiveOneErrorLine()
+    {
+        var dir = CliProcess.TempDir();
+        var data = WriteDataset(dir);
+        foreach (var (args, message) in new[]
+        {
+            (Args(data, dir, "--shard", "2/2"), "--shard"),
+            (Args(Path.Combine(dir, "nope.jsonl"), dir), "not found"),
+            (Args(data, dir, "--proposals"), "no proposals"),
+        })
+        {
+            var r = CliProcess.Run(args);
+            Assert.Equal(2, r.ExitCode);
+            Assert.StartsWith("error:", r.StdErr.Split('\n').First(l => l.StartsWith("error:")));
+            Assert.Contains(message, r.StdErr);
+            Assert.DoesNotContain("   at ", r.StdErr);
+        }
+        var same = CliProcess.Run("eval", "merge", "--out", dir, Path.Combine(dir, "missing.json"));
+        Assert.Equal(2, same.ExitCode);
+    }
+
+    [Fact]
+    public void Flickr30kFolderIsDetectedAndEvaluatedPerEntityType()
+    {
+        var root = FixtureData.PathOf(Path.Combine("..", "benchmarks", "flickr30k"));
+        var images = CliProcess.TempDir();
+        foreach (var xml in Directory.GetFiles(Path.Combine(root, "Annotations"), "*.xml"))
+        {
+            var ann = GroundSharp.Data.Benchmarks.Flickr30kEntities.ReadAnnotation(xml);
+            var rgb = new byte[ann.Width * ann.Height * 3];
+            new Random(1).NextBytes(rgb);
+            using var bmp = new RgbImage(ann.Width, ann.Height, rgb).ToSKBitmap();
+            using var png = bmp.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100);
+            File.WriteAllBytes(Path.Combine(images, Path.GetFileNameWithoutExtension(xml) + ".jpg"), png.ToArray());
+        }
+        var outDir = CliProcess.TempDir();
+        var r = CliProcess.Run("eval", "--data", root, "--split", "test", "--image-root", images, "--checkpoint", FixtureData.PathOf("checkpoint.pth"),
+            "--config", Cli("groundsharp-config.json"), "--vocab", Cli("vocab.txt"), "--out", outDir);
+        Assert.True(r.ExitCode == 0, r.StdErr + r.StdOut);
+        var report = Read(Path.Combine(outDir, "report.json"));
+        Assert.StartsWith("flickr30k:", report.Dataset);
+        Assert.True(report.Items > 0);
+        Assert.All(report.Pointing.Categories, c => Assert.Contains(c.Name, GroundSharp.Data.Benchmarks.Flickr30kEntities.EntityTypes));
+    }
+}
