@@ -22,6 +22,7 @@ public static class Program
         root.Subcommands.Add(EvalCommand.Build());
         root.Subcommands.Add(PrepareVgCommand.Build());
         root.Subcommands.Add(ServeCommand.Build());
+        root.Subcommands.Add(TrainCommand.Build());
         return root;
     }
 }

@@ -1,0 +1,371 @@
+using GroundSharp.Explain;
+using GroundSharp.Losses;
+using GroundSharp.Models;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace GroundSharp.Training;
+
+/// <summary>What loading a training state dict into an <see cref="AlbefPretrainer"/> did.</summary>
+public sealed record PretrainLoadReport(WeightLoadReport Model, int MomentumLoaded, int MomentumFromModel, bool QueuesLoaded, IReadOnlyList<string> Notes)
+{
+    public string Summary(string source)
+    {
+        var parts = new List<string> { Model.Summary(source) };
+        parts.Add(MomentumFromModel == 0
+            ? $"momentum copies: {MomentumLoaded} tensors loaded"
+            : $"momentum copies: {MomentumLoaded} loaded, {MomentumFromModel} initialised from the model");
+        parts.Add(QueuesLoaded ? "feature queues loaded" : "feature queues initialised at random");
+        parts.AddRange(Notes);
+        return string.Join("; ", parts);
+    }
+}
+
+/// <summary>
+/// ALBEF pre-training (model_pretrain.py) around an <see cref="AlbefModel"/>: momentum copies of the
+/// encoders and projections (EMA, no gradients), the image/text feature queues, and the objectives ITC
+/// (with momentum distillation), ITM (with hard negatives), MLM (with momentum soft labels) plus the AMC
+/// loss on the samples that have a box. State-dict names are those of the public checkpoints
+/// (<c>visual_encoder_m.*</c>, <c>text_encoder_m.bert.*</c>, <c>image_queue</c>, <c>queue_ptr</c>, ...).
+/// </summary>
+public sealed class AlbefPretrainer : IDisposable
+{
+    /// <summary>The modules that have momentum twins, and the twin's state-dict prefix.</summary>
+    private static readonly (string Prefix, string MomentumPrefix)[] MomentumPrefixes =
+    {
+        ("visual_encoder.", "visual_encoder_m."),
+        ("text_encoder.", "text_encoder_m."),
+        ("vision_proj.", "vision_proj_m."),
+        ("text_proj.", "text_proj_m."),
+    };
+
+    private readonly List<(Parameter Online, Parameter Momentum, string Name)> _momentumPairs = new();
+    // True after loading an AMC checkpoint, whose queue pointers are queue_ptr_img / queue_ptr_txt.
+    private bool _amcPointerNaming;
+
+    public AlbefPretrainer(AlbefModel model, long seed)
+    {
+        Model = model;
+        Config = model.Config;
+        Momentum = new AlbefModel(Config, seed);
+        Momentum.to(model.DType).to(model.Device);
+        var online = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        var seen = new HashSet<IntPtr>();
+        foreach (var (name, p) in Momentum.named_parameters())
+        {
+            p.requires_grad = false;
+            // Tied tensors (MLM decoder = word embeddings) are updated once.
+            if (!MomentumPrefixes.Any(m => name.StartsWith(m.Prefix)) || !seen.Add(p.Handle)) continue;
+            _momentumPairs.Add((online[name], p, name));
+        }
+        CopyModelToMomentum();
+        using var gen = new Generator((ulong)seed + 1);
+        ImageQueue = RandomQueue(gen);
+        TextQueue = RandomQueue(gen);
+    }
+
+    public AlbefModel Model { get; }
+    /// <summary>The momentum copy; only its visual_encoder, text_encoder, vision_proj and text_proj are used.</summary>
+    public AlbefModel Momentum { get; }
+    public AlbefConfig Config { get; }
+    /// <summary>(embed_dim, queue_size) momentum image features, L2-normalised columns.</summary>
+    public Tensor ImageQueue { get; private set; }
+    /// <summary>(embed_dim, queue_size) momentum text features, L2-normalised columns.</summary>
+    public Tensor TextQueue { get; private set; }
+    /// <summary>Next queue column to overwrite.</summary>
+    public long QueuePointer { get; private set; }
+
+    public IReadOnlyList<(Parameter Online, Parameter Momentum, string Name)> MomentumPairs => _momentumPairs;
+
+    private Tensor RandomQueue(Generator gen)
+    {
+        using var q = randn(new long[] { Config.EmbedDim, Config.QueueSize }, generator: gen);
+        return F.normalize(q, dim: 0).to(Model.DType).to(Model.Device).DetachFromDisposeScope();
+    }
+
+    /// <summary>Training mode for both copies (ALBEF's momentum encoders also run with dropout).</summary>
+    public void Train(bool on = true)
+    {
+        Model.train(on);
+        Momentum.train(on);
+    }
+
+    public void CopyModelToMomentum()
+    {
+        using var _ = no_grad();
+        foreach (var (online, momentum, _) in _momentumPairs) momentum.copy_(online);
+    }
+
+    /// <summary>θ_m ← m·θ_m + (1 − m)·θ.</summary>
+    public void MomentumUpdate()
+    {
+        using var _ = no_grad();
+        double m = Config.Momentum;
+        foreach (var (online, momentum, _) in _momentumPairs) momentum.mul_(m).add_(online, alpha: 1 - m);
+    }
+
+    /// <summary>Writes the batch's momentum features into the queues at the pointer (wrapping around).</summary>
+    public void Enqueue(Tensor imageFeatures, Tensor textFeatures)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        long b = imageFeatures.shape[0], q = Config.QueueSize;
+        var img = imageFeatures.detach().t();
+        var txt = textFeatures.detach().t();
+        long written = 0;
+        while (written < Math.Min(b, q))
+        {
+            long n = Math.Min(q - QueuePointer, b - written);
+            ImageQueue.narrow(1, QueuePointer, n).copy_(img.narrow(1, written, n));
+            TextQueue.narrow(1, QueuePointer, n).copy_(txt.narrow(1, written, n));
+            written += n;
+            QueuePointer = (QueuePointer + n) % q;
+        }
+    }
+
+    /// <summary>
+    /// All losses of one batch (model_pretrain.py order: momentum update, ITC + queue update, ITM with hard
+    /// negatives, MLM) plus AMC over the samples with a box. <paramref name="alpha"/> is the distillation
+    /// weight of this step (after warm-up); <paramref name="generator"/> drives masking and negative sampling.
+    /// </summary>
+    public PretrainLosses ComputeLosses(PretrainBatch batch, double alpha, ObjectiveSwitches objectives, AmcLossOptions amcOptions,
+        MlmTokens mlmTokens, Generator? generator = null)
+    {
+        using var scope = NewDisposeScope();
+        var dtype = Model.DType;
+        int b = batch.Size;
+        var ids = batch.InputIds;
+        var mask = batch.AttentionMask;
+        bool distill = Config.Distill;
+
+        using (no_grad()) Model.temp.clamp_(0.001, 0.5);
+        var imageEmbeds = Model.EncodeImage(batch.Images);
+        var imageFeat = Model.ImageFeatures(imageEmbeds);
+        var textEmbeds = Model.EncodeText(ids, mask);
+        var textFeat = Model.TextFeatures(textEmbeds);
+
+        Tensor imageEmbedsM, imageFeatAll, textFeatAll, targetsI2t, targetsT2i;
+        using (no_grad())
+        {
+            MomentumUpdate();
+            imageEmbedsM = Momentum.EncodeImage(batch.Images);
+            var imageFeatM = Momentum.ImageFeatures(imageEmbedsM);
+            var textFeatM = Momentum.TextFeatures(Momentum.EncodeText(ids, mask));
+            imageFeatAll = cat(new[] { imageFeatM.t(), ImageQueue.clone() }, 1);
+            textFeatAll = cat(new[] { textFeatM.t(), TextQueue.clone() }, 1);
+            var oneHot = zeros(b, b + Config.QueueSize, dtype: dtype, device: imageFeat.device);
+            oneHot.narrow(1, 0, b).copy_(eye(b, dtype: dtype, device: imageFeat.device));
+            if (distill)
+            {
+                var simI2tM = imageFeatM.matmul(textFeatAll) / Model.temp;
+                var simT2iM = textFeatM.matmul(imageFeatAll) / Model.temp;
+                targetsI2t = alpha * simI2tM.softmax(1) + (1 - alpha) * oneHot;
+                targetsT2i = alpha * simT2iM.softmax(1) + (1 - alpha) * oneHot;
+            }
+            else
+            {
+                targetsI2t = oneHot;
+                targetsT2i = oneHot;
+            }
+            Enqueue(imageFeatM, textFeatM);
+        }
+        var simI2t = imageFeat.matmul(textFeatAll) / Model.temp;
+        var simT2i = textFeat.matmul(imageFeatAll) / Model.temp;
+        var lossI2t = -(simI2t.log_softmax(1) * targetsI2t).sum(1).mean();
+        var lossT2i = -(simT2i.log_softmax(1) * targetsT2i).sum(1).mean();
+        var lossItc = (lossI2t + lossT2i) / 2;
+
+        bool amcOn = objectives.Amc && batch.BoxCount > 0;
+        bool itmOn = objectives.Itm && b >= 2;
+        Tensor? lossAmc = null;
+        Tensor? positiveLogits = null;
+        if (itmOn || amcOn)
+            (positiveLogits, lossAmc) = PositivePass(batch, textEmbeds, imageEmbeds, amcOn, amcOptions);
+
+        Tensor? lossItm = null;
+        if (itmOn)
+        {
+            long[] negativeImageForText = HardNegatives.Sample(simT2i.narrow(1, 0, b), generator);
+            long[] negativeTextForImage = HardNegatives.Sample(simI2t.narrow(1, 0, b), generator);
+            var device = ids.device;
+            var imgIdx = tensor(negativeImageForText, dtype: ScalarType.Int64, device: device);
+            var txtIdx = tensor(negativeTextForImage, dtype: ScalarType.Int64, device: device);
+            var textAll = cat(new[] { textEmbeds, textEmbeds.index_select(0, txtIdx) }, 0);
+            var maskAll = cat(new[] { mask, mask.index_select(0, txtIdx) }, 0);
+            var imageAll = cat(new[] { imageEmbeds.index_select(0, imgIdx), imageEmbeds }, 0);
+            var negativeLogits = Model.ItmLogits(Model.Fuse(textAll, maskAll, imageAll));
+            var logits = cat(new[] { positiveLogits!, negativeLogits }, 0);
+            var labels = cat(new[] { ones(b, dtype: ScalarType.Int64, device: device), zeros(2 * b, dtype: ScalarType.Int64, device: device) }, 0);
+            lossItm = F.cross_entropy(logits, labels);
+        }
+
+        Tensor? lossMlm = null;
+        if (objectives.Mlm)
+        {
+            using var masked = MlmMasking.Mask(ids, mlmTokens, Config.MlmProbability, generator);
+            var chosen = masked.Labels.ne(MlmMasking.IgnoreIndex);
+            if (chosen.any().ToBoolean())
+            {
+                var logits = Model.MlmLogits(Model.Fuse(Model.EncodeText(masked.InputIds, mask), mask, imageEmbeds));
+                long vocab = logits.shape[2];
+                var ce = F.cross_entropy(logits.view(-1, vocab), masked.Labels.view(-1), ignore_index: MlmMasking.IgnoreIndex);
+                if (distill)
+                {
+                    Tensor soft;
+                    using (no_grad())
+                        soft = Momentum.MlmLogits(Momentum.Fuse(Momentum.EncodeText(masked.InputIds, mask), mask, imageEmbedsM)).softmax(-1);
+                    var perToken = -(logits.log_softmax(-1) * soft).sum(-1);
+                    var distillLoss = perToken.masked_select(chosen).mean();
+                    lossMlm = (1 - alpha) * ce + alpha * distillLoss;
+                }
+                else lossMlm = ce;
+            }
+        }
+
+        Tensor total = zeros(new long[0], dtype: dtype, device: imageFeat.device);
+        if (objectives.Itc) total = total + lossItc;
+        if (lossItm is not null) total = total + lossItm;
+        if (lossMlm is not null) total = total + lossMlm;
+        if (lossAmc is not null) total = total + lossAmc;
+        return new PretrainLosses
+        {
+            Total = total.MoveToOuterDisposeScope(),
+            Itc = objectives.Itc ? lossItc.detach().MoveToOuterDisposeScope() : null,
+            Itm = lossItm?.detach().MoveToOuterDisposeScope(),
+            Mlm = lossMlm?.detach().MoveToOuterDisposeScope(),
+            Amc = lossAmc?.detach().MoveToOuterDisposeScope(),
+            AmcSamples = amcOn ? batch.BoxCount : 0,
+        };
+    }
+
+    /// <summary>
+    /// The positive fusion pass: (B,2) ITM logits in batch order, and the AMC loss. Samples with a box run
+    /// through the fusion layers as their own sub-batch while the GradCAM layer's attention is captured, so
+    /// that the AMC GradCAM (d logit / dP) covers exactly those samples; caption-only samples run separately.
+    /// </summary>
+    private (Tensor Logits, Tensor? Amc) PositivePass(PretrainBatch batch, Tensor textEmbeds, Tensor imageEmbeds, bool amcOn, AmcLossOptions amcOptions)
+    {
+        var mask = batch.AttentionMask;
+        if (!amcOn) return (Model.ItmLogits(Model.Fuse(textEmbeds, mask, imageEmbeds)), null);
+
+        var device = mask.device;
+        var boxRows = Enumerable.Range(0, batch.Size).Where(i => batch.HasBox[i]).Select(i => (long)i).ToArray();
+        var otherRows = Enumerable.Range(0, batch.Size).Where(i => !batch.HasBox[i]).Select(i => (long)i).ToArray();
+        var boxIdx = tensor(boxRows, dtype: ScalarType.Int64, device: device);
+        // Trimmed to the box samples' own longest text: the AMC GradCAM (the authors' mean over the padded
+        // length, then min-max with an epsilon) must not depend on the caption-only batch-mates.
+        long boxLength = mask.index_select(0, boxIdx).sum(1).max().ToInt64();
+        var boxMask = mask.index_select(0, boxIdx).narrow(1, 0, boxLength);
+
+        Tensor? otherLogits = null;
+        if (otherRows.Length > 0)
+        {
+            var otherIdx = tensor(otherRows, dtype: ScalarType.Int64, device: device);
+            otherLogits = Model.ItmLogits(Model.Fuse(textEmbeds.index_select(0, otherIdx), mask.index_select(0, otherIdx), imageEmbeds.index_select(0, otherIdx)));
+        }
+
+        Tensor boxLogits, amc;
+        using (var capture = GradCam.CaptureAttention(Model))
+        {
+            boxLogits = Model.ItmLogits(Model.Fuse(textEmbeds.index_select(0, boxIdx).narrow(1, 0, boxLength), boxMask, imageEmbeds.index_select(0, boxIdx)));
+            var probs = capture.Probs ?? throw new InvalidOperationException("the GradCAM layer's attention was not captured");
+            using var regions = batch.BoxMasks.index_select(0, boxIdx).to_type(Model.DType);
+            using var result = AmcLoss.Compute(probs, boxLogits, boxMask, regions, Config.GridSize, Config.GridSize, amcOptions);
+            amc = result.Total.alias();
+        }
+        if (otherLogits is null) return (boxLogits, amc);
+
+        // Back to batch order: row i of the concatenation [box rows, other rows] is sample order[i].
+        var order = boxRows.Concat(otherRows).ToArray();
+        var inverse = new long[order.Length];
+        for (int i = 0; i < order.Length; i++) inverse[order[i]] = i;
+        var logits = cat(new[] { boxLogits, otherLogits }, 0).index_select(0, tensor(inverse, dtype: ScalarType.Int64, device: device));
+        return (logits, amc);
+    }
+
+    private static string MomentumName(string onlineName)
+    {
+        foreach (var (prefix, momentumPrefix) in MomentumPrefixes)
+            if (onlineName.StartsWith(prefix)) return momentumPrefix + onlineName[prefix.Length..];
+        throw new ArgumentException($"{onlineName} has no momentum twin");
+    }
+
+    /// <summary>
+    /// The full training state dict under the public checkpoints' names: the model, the momentum copies
+    /// (<c>*_m.*</c>), <c>image_queue</c>, <c>text_queue</c> and the queue pointer (<c>queue_ptr</c>, or
+    /// <c>queue_ptr_img</c>/<c>queue_ptr_txt</c> when the loaded checkpoint used AMC's names). The tensors are
+    /// detached handles on the live storage: dispose them, but copy before changing them.
+    /// </summary>
+    public Dictionary<string, Tensor> StateDict()
+    {
+        var sd = new Dictionary<string, Tensor>();
+        foreach (var (name, p) in Model.named_parameters()) sd[name] = p.detach();
+        foreach (var (name, p) in Momentum.named_parameters())
+            if (MomentumPrefixes.Any(m => name.StartsWith(m.Prefix))) sd[MomentumName(name)] = p.detach();
+        sd["image_queue"] = ImageQueue.detach();
+        sd["text_queue"] = TextQueue.detach();
+        if (_amcPointerNaming)
+        {
+            sd["queue_ptr_img"] = tensor(new[] { QueuePointer }, dtype: ScalarType.Int64);
+            sd["queue_ptr_txt"] = tensor(new[] { QueuePointer }, dtype: ScalarType.Int64);
+        }
+        else sd["queue_ptr"] = tensor(new[] { QueuePointer }, dtype: ScalarType.Int64);
+        return sd;
+    }
+
+    /// <summary>
+    /// Loads a training or evaluation state dict: the model through <see cref="AlbefWeights"/>; the momentum
+    /// copies from <c>*_m.*</c> (from the model's weights where absent or mis-shaped); the queues when their
+    /// shape is (embed_dim, queue_size) (else kept at random); <c>queue_ptr</c> or AMC's <c>queue_ptr_img</c>.
+    /// </summary>
+    public PretrainLoadReport LoadStateDict(IReadOnlyDictionary<string, Tensor> stateDict, bool strict, string source)
+    {
+        var modelReport = AlbefWeights.Load(Model, stateDict, strict, source);
+        var byName = new Dictionary<string, Tensor>();
+        foreach (var (key, t) in stateDict) byName[AlbefWeights.CanonicalKey(key)] = t;
+        var notes = new List<string>();
+        int loaded = 0, fromModel = 0;
+        using (no_grad())
+        {
+            foreach (var (online, momentum, name) in _momentumPairs)
+            {
+                if (byName.TryGetValue(MomentumName(name), out var src) && src.shape.SequenceEqual(momentum.shape))
+                {
+                    momentum.copy_(src);
+                    loaded++;
+                }
+                else
+                {
+                    momentum.copy_(online);
+                    fromModel++;
+                }
+            }
+            bool queuesLoaded = false;
+            var queueShape = new long[] { Config.EmbedDim, Config.QueueSize };
+            if (byName.TryGetValue("image_queue", out var iq) && byName.TryGetValue("text_queue", out var tq))
+            {
+                if (iq.shape.SequenceEqual(queueShape) && tq.shape.SequenceEqual(queueShape))
+                {
+                    ImageQueue.copy_(iq);
+                    TextQueue.copy_(tq);
+                    queuesLoaded = true;
+                }
+                else notes.Add($"queues of shape [{string.Join(", ", iq.shape)}] do not fit embed_dim x queue_size [{string.Join(", ", queueShape)}]: initialised at random");
+            }
+            _amcPointerNaming = byName.ContainsKey("queue_ptr_img") && !byName.ContainsKey("queue_ptr");
+            var ptr = byName.GetValueOrDefault("queue_ptr") ?? byName.GetValueOrDefault("queue_ptr_img");
+            QueuePointer = queuesLoaded && ptr is not null ? ptr.to_type(ScalarType.Int64).flatten()[0].ToInt64() % Config.QueueSize : 0;
+            if (fromModel > 0 && loaded > 0) notes.Add($"{fromModel} momentum tensors were missing or mis-shaped and were copied from the model");
+            return new PretrainLoadReport(modelReport, loaded, fromModel, queuesLoaded, notes);
+        }
+    }
+
+    public void Dispose()
+    {
+        Momentum.Dispose();
+        ImageQueue.Dispose();
+        TextQueue.Dispose();
+    }
+}

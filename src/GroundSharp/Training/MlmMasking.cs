@@ -1,0 +1,77 @@
+using GroundSharp.Data;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace GroundSharp.Training;
+
+/// <summary>The token ids masked-language-modelling needs to know.</summary>
+public sealed record MlmTokens(int VocabSize, int PadId, int ClsId, int SepId, int MaskId)
+{
+    public static MlmTokens From(AlbefTokenizer tokenizer, int modelVocabSize) =>
+        new(modelVocabSize, tokenizer.PadId, tokenizer.ClsId, tokenizer.SepId, tokenizer.MaskId);
+}
+
+/// <summary>Inputs and labels of one MLM batch; labels are -100 where no prediction is asked.</summary>
+public sealed record MaskedTokens(Tensor InputIds, Tensor Labels) : IDisposable
+{
+    public void Dispose()
+    {
+        InputIds.Dispose();
+        Labels.Dispose();
+    }
+}
+
+/// <summary>
+/// BERT/ALBEF masking: each token is chosen with probability p (never [CLS], [SEP] or [PAD]); of the chosen,
+/// 80% become [MASK], 10% a uniformly random token id, 10% stay. ALBEF itself also masks [SEP]; we do not,
+/// as the issue asks.
+/// </summary>
+public static class MlmMasking
+{
+    public const long IgnoreIndex = -100;
+
+    public static MaskedTokens Mask(Tensor inputIds, MlmTokens tokens, double probability, Generator? generator = null)
+    {
+        if (!(probability > 0 && probability < 1)) throw new ArgumentOutOfRangeException(nameof(probability), probability, "must be in (0, 1)");
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var device = inputIds.device;
+        var special = inputIds.eq(tokens.PadId).logical_or(inputIds.eq(tokens.ClsId)).logical_or(inputIds.eq(tokens.SepId));
+        var chosen = full(inputIds.shape, probability, dtype: ScalarType.Float32, device: device).bernoulli(generator: generator).to_type(ScalarType.Bool)
+            .logical_and(special.logical_not());
+        var labels = where(chosen, inputIds, full_like(inputIds, IgnoreIndex));
+        var replaced = full(inputIds.shape, 0.8, dtype: ScalarType.Float32, device: device).bernoulli(generator: generator).to_type(ScalarType.Bool)
+            .logical_and(chosen);
+        var randomised = full(inputIds.shape, 0.5, dtype: ScalarType.Float32, device: device).bernoulli(generator: generator).to_type(ScalarType.Bool)
+            .logical_and(chosen).logical_and(replaced.logical_not());
+        var randomWords = randint(tokens.VocabSize, inputIds.shape, dtype: ScalarType.Int64, device: device, generator: generator);
+        var ids = where(replaced, full_like(inputIds, tokens.MaskId), inputIds);
+        ids = where(randomised, randomWords, ids);
+        return new MaskedTokens(ids.MoveToOuterDisposeScope(), labels.MoveToOuterDisposeScope());
+    }
+}
+
+/// <summary>
+/// ALBEF's hard negatives for ITM: for each row, one column drawn with probability proportional to the row's
+/// softmax similarity, the positive (the diagonal) excluded.
+/// </summary>
+public static class HardNegatives
+{
+    /// <param name="similarity">(B, B) similarities (logits) of row items to the batch's column items.</param>
+    /// <returns>For each row, the index of its negative column (never the row's own index).</returns>
+    public static long[] Sample(Tensor similarity, Generator? generator = null)
+    {
+        long b = similarity.shape[0];
+        if (similarity.dim() != 2 || similarity.shape[1] != b) throw new ArgumentException("similarity must be square (B, B)");
+        if (b < 2) throw new ArgumentException("hard negatives need a batch of at least 2");
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var weights = similarity.detach().to_type(ScalarType.Float64).softmax(1);
+        weights = weights * (1.0 - eye(b, dtype: ScalarType.Float64, device: weights.device));
+        // A row whose off-diagonal mass underflowed to zero falls back to uniform over the other columns.
+        var empty = weights.sum(1, keepdim: true).le(0);
+        weights = where(empty, 1.0 - eye(b, dtype: ScalarType.Float64, device: weights.device), weights);
+        var picks = multinomial(weights, 1, replacement: false, generator: generator).view(-1);
+        return picks.cpu().data<long>().ToArray();
+    }
+}

@@ -1,0 +1,86 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace GroundSharp.Training;
+
+/// <summary>
+/// One training batch on the model's device: normalised images (B,3,R,R), token ids and mask (B,L), region
+/// masks (B,R,R) (all zero for caption-only samples) and the per-sample box indicator.
+/// </summary>
+public sealed class PretrainBatch : IDisposable
+{
+    public PretrainBatch(Tensor images, Tensor inputIds, Tensor attentionMask, Tensor boxMasks, bool[] hasBox)
+    {
+        long b = images.shape[0];
+        if (inputIds.shape[0] != b || attentionMask.shape[0] != b || boxMasks.shape[0] != b || hasBox.Length != b)
+            throw new ArgumentException("all parts of a batch must have the same batch size");
+        Images = images;
+        InputIds = inputIds;
+        AttentionMask = attentionMask;
+        BoxMasks = boxMasks;
+        HasBox = hasBox;
+    }
+
+    public Tensor Images { get; }
+    public Tensor InputIds { get; }
+    public Tensor AttentionMask { get; }
+    public Tensor BoxMasks { get; }
+    public bool[] HasBox { get; }
+    public int Size => HasBox.Length;
+    public int BoxCount => HasBox.Count(h => h);
+
+    public PretrainBatch To(Device device)
+    {
+        if (Images.device == device) return this;
+        return new PretrainBatch(Images.to(device), InputIds.to(device), AttentionMask.to(device), BoxMasks.to(device), HasBox);
+    }
+
+    public void Dispose()
+    {
+        Images.Dispose();
+        InputIds.Dispose();
+        AttentionMask.Dispose();
+        BoxMasks.Dispose();
+    }
+}
+
+/// <summary>Which objectives enter the total loss.</summary>
+public sealed record ObjectiveSwitches
+{
+    public bool Itc { get; init; } = true;
+    public bool Itm { get; init; } = true;
+    public bool Mlm { get; init; } = true;
+    public bool Amc { get; init; } = true;
+}
+
+/// <summary>The losses of one step. <see cref="Total"/> carries the graph; the parts are detached scalars (null when off or skipped).</summary>
+public sealed class PretrainLosses : IDisposable
+{
+    public required Tensor Total { get; init; }
+    public Tensor? Itc { get; init; }
+    public Tensor? Itm { get; init; }
+    public Tensor? Mlm { get; init; }
+    public Tensor? Amc { get; init; }
+    /// <summary>Samples of the batch that contributed to the AMC loss (those with a box).</summary>
+    public int AmcSamples { get; init; }
+
+    /// <summary>The values as doubles (for logging), under the names used in the metrics log.</summary>
+    public Dictionary<string, double> ToValues()
+    {
+        var values = new Dictionary<string, double> { ["loss"] = Total.detach().cpu().ToDouble() };
+        if (Itc is not null) values["itc"] = Itc.cpu().ToDouble();
+        if (Itm is not null) values["itm"] = Itm.cpu().ToDouble();
+        if (Mlm is not null) values["mlm"] = Mlm.cpu().ToDouble();
+        if (Amc is not null) values["amc"] = Amc.cpu().ToDouble();
+        return values;
+    }
+
+    public void Dispose()
+    {
+        Total.Dispose();
+        Itc?.Dispose();
+        Itm?.Dispose();
+        Mlm?.Dispose();
+        Amc?.Dispose();
+    }
+}

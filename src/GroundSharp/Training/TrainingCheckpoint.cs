@@ -1,0 +1,104 @@
+using System.Text.Json;
+using GroundSharp.IO;
+using GroundSharp.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace GroundSharp.Training;
+
+/// <summary>The non-tensor state of a run at the end of a step.</summary>
+public sealed record TrainerState(int Step, int TotalSteps, int StepsPerEpoch, long Seed, IReadOnlyDictionary<string, long> OptimizerSteps);
+
+/// <summary>
+/// A checkpoint folder <c>step-NNNNNNN/</c> (docs/training.md): <c>model.safetensors</c> (model, momentum
+/// copies, queues and queue pointer under the public ALBEF names, with the model config in the metadata; it
+/// loads anywhere a model checkpoint does) and <c>trainer.safetensors</c> (AdamW moments
+/// <c>optimizer.NAME.exp_avg|exp_avg_sq</c>, RNG states <c>rng.torch_global</c>, <c>rng.trainer</c>, and the
+/// <see cref="TrainerState"/> JSON in the metadata). The folder is written under a temporary name and renamed
+/// into place, so a checkpoint folder is always complete.
+/// </summary>
+public static class TrainingCheckpoint
+{
+    public const string ModelFile = "model.safetensors";
+    public const string TrainerFile = "trainer.safetensors";
+    private const string StateMetadataKey = "groundsharp_trainer_state";
+
+    /// <summary>Called after the files are written and before the folder is renamed into place (tests use it to fail there).</summary>
+    internal static Action<string>? BeforeCommit { get; set; }
+
+    public static string FolderName(int step) => $"step-{step:D7}";
+
+    public static string Save(string checkpointsDir, AlbefPretrainer pretrainer, IReadOnlyDictionary<string, Tensor> optimizerTensors,
+        Tensor torchRngState, Tensor trainerRngState, TrainerState state)
+    {
+        Directory.CreateDirectory(checkpointsDir);
+        string final = Path.Combine(checkpointsDir, FolderName(state.Step));
+        string temp = Path.Combine(checkpointsDir, $".{FolderName(state.Step)}.{Guid.NewGuid():N}.tmp");
+        Directory.CreateDirectory(temp);
+        try
+        {
+            var model = pretrainer.StateDict();
+            try
+            {
+                SafeTensors.Save(Path.Combine(temp, ModelFile), model, new Dictionary<string, string>
+                {
+                    [AlbefLoader.ConfigMetadataKey] = pretrainer.Config.ToJson(),
+                    ["format"] = "groundsharp-albef-pretrain",
+                });
+            }
+            finally
+            {
+                foreach (var t in model.Values) t.Dispose();
+            }
+            var trainer = new Dictionary<string, Tensor>(optimizerTensors)
+            {
+                ["rng.torch_global"] = torchRngState,
+                ["rng.trainer"] = trainerRngState,
+            };
+            SafeTensors.Save(Path.Combine(temp, TrainerFile), trainer, new Dictionary<string, string>
+            {
+                [StateMetadataKey] = JsonSerializer.Serialize(state),
+                ["format"] = "groundsharp-trainer-state",
+            });
+            BeforeCommit?.Invoke(temp);
+            if (Directory.Exists(final)) Directory.Delete(final, recursive: true);
+            Directory.Move(temp, final);
+            return final;
+        }
+        catch
+        {
+            try { Directory.Delete(temp, recursive: true); }
+            catch (IOException) { /* the original error matters more */ }
+            throw;
+        }
+    }
+
+    /// <summary>A checkpoint folder, or the latest <c>step-*</c> folder inside a run's output or checkpoints folder.</summary>
+    public static string Resolve(string path)
+    {
+        if (File.Exists(path) && Path.GetFileName(path) is ModelFile or TrainerFile) path = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        if (!Directory.Exists(path)) throw new GroundSharpException($"--resume: {path} is not a checkpoint folder");
+        if (File.Exists(Path.Combine(path, TrainerFile))) return path;
+        foreach (var dir in new[] { path, Path.Combine(path, "checkpoints") })
+        {
+            if (!Directory.Exists(dir)) continue;
+            var latest = Directory.GetDirectories(dir, "step-*").Where(d => File.Exists(Path.Combine(d, TrainerFile))).OrderBy(d => d, StringComparer.Ordinal).LastOrDefault();
+            if (latest is not null) return latest;
+        }
+        throw new GroundSharpException($"--resume: no checkpoint (step-*/{TrainerFile}) under {path}");
+    }
+
+    /// <summary>Reads a checkpoint folder. The caller owns (and disposes) the returned tensors.</summary>
+    public static (Dictionary<string, Tensor> Model, Dictionary<string, Tensor> Trainer, TrainerState State, AlbefConfig Config) Load(string folder)
+    {
+        var (model, modelMeta) = SafeTensors.Load(Path.Combine(folder, ModelFile));
+        var (trainer, trainerMeta) = SafeTensors.Load(Path.Combine(folder, TrainerFile));
+        if (!trainerMeta.TryGetValue(StateMetadataKey, out var json))
+            throw new GroundSharpException($"{folder}: {TrainerFile} has no trainer state; is it a GroundSharp training checkpoint?");
+        var state = JsonSerializer.Deserialize<TrainerState>(json) ?? throw new GroundSharpException($"{folder}: empty trainer state");
+        var config = modelMeta.TryGetValue(AlbefLoader.ConfigMetadataKey, out var cfg)
+            ? AlbefConfig.Parse(cfg, folder + " (embedded config)")
+            : throw new GroundSharpException($"{folder}: {ModelFile} has no embedded model config");
+        return (model, trainer, state, config);
+    }
+}
