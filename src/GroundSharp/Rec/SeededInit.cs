@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace GroundSharp.Rec;
 
 /// <summary>
-/// PyTorch's default initialisation for the layer types the REC models use, drawn from a private generator so
+/// Initialisation for the layer types the REC models use (PyTorch's defaults, He-normal for convs), drawn from a private generator so
 /// a seed gives the same weights whatever other threads do with the global one. Parameters of other modules
 /// (gates, loss weights) keep the values their constructors gave them.
 /// </summary>
@@ -20,7 +20,10 @@ internal static class SeededInit
             switch (module)
             {
                 case Conv2d conv:
-                    Uniform(conv.weight!, 1.0 / Math.Sqrt(conv.weight!.shape[1] * conv.weight.shape[2] * conv.weight.shape[3]), generator);
+                    // He-normal (fan-in, ReLU gain): PyTorch's default shrinks activations ~√3 per layer, and through
+                    // DarkNet's 75 convs a fresh detector's features would vanish (~1e-6) before any training.
+                    double std = Math.Sqrt(2.0 / (conv.weight!.shape[1] * conv.weight.shape[2] * conv.weight.shape[3]));
+                    using (var n = randn(conv.weight.shape, generator: generator)) conv.weight.copy_(n * std);
                     conv.bias?.zero_();
                     break;
                 case Linear linear:
@@ -31,7 +34,9 @@ internal static class SeededInit
                     using (var n = randn(embedding.weight!.shape, generator: generator)) embedding.weight.copy_(n);
                     break;
                 case GRU gru:
-                    foreach (var p in gru.parameters()) Uniform(p, 1.0 / Math.Sqrt(gru.parameters().Last().shape[0] / 3.0), generator);
+                    // PyTorch: U(±1/√hidden) for every GRU weight and bias; weight_hh is (3·hidden, hidden).
+                    double bound = 1.0 / Math.Sqrt(gru.get_parameter("weight_hh_l0")!.shape[1]);
+                    foreach (var p in gru.parameters()) Uniform(p, bound, generator);
                     break;
                 case BatchNorm2d bn:
                     bn.weight!.fill_(1.0);

@@ -20,3 +20,25 @@ internal static class TinyRec
         ],
     };
 }
+
+internal static class TinyRecModel
+{
+    public static readonly string[] Texts = ["red cube left", "blue ball", "green cone right", "small red ball", "big blue cube", "yellow cone top"];
+
+    public static RecConfig Config(bool useCma = true) => new()
+    {
+        Detector = TinyRec.Detector(),
+        Language = new LanguageConfig { WordDim = 8, Hidden = 16, Heads = 2, MaxLength = 6 },
+        GridScale = 1,
+        FusedDim = 16,
+        UseCma = useCma,
+        CmaHeads = 2,
+        CmaFfnHidden = 32,
+        EmbedDim = 8,
+        TopK = 4,
+        Loss = new RecLossConfig { Temperature = 0.1, Margin = 0.05 },
+    };
+
+    public static RecModel Create(bool useCma = true, long seed = 11) =>
+        new(Config(useCma), RecVocabulary.Build(Texts), seed: seed);
+}
