@@ -1,0 +1,256 @@
+using System.Text.Json;
+using GroundSharp.Eval;
+using GroundSharp.IO;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace GroundSharp.Rec;
+
+#pragma warning disable IDE1006, CS8618
+
+public sealed record RecConfig
+{
+    public DetectorConfig Detector { get; init; } = new();
+    public LanguageConfig Language { get; init; } = new();
+    /// <summary>The detector scale whose grid is fused onto and whose anchors are ranked: 0 = stride 32 (13×13 at 416 px), 1 = 16, 2 = 8.</summary>
+    public int GridScale { get; init; }
+    /// <summary>Width of the fused grid features and the CMA module (the paper: 512).</summary>
+    public int FusedDim { get; init; } = 512;
+    /// <summary>Off: the RefCLIP baseline (fused detector features straight to the projection).</summary>
+    public bool UseCma { get; init; } = true;
+    public int CmaLayers { get; init; } = 1;
+    public int CmaHeads { get; init; } = 8;
+    public int CmaFfnHidden { get; init; } = 2048;
+    /// <summary>Width of the shared anchor-text embedding space.</summary>
+    public int EmbedDim { get; init; } = 512;
+    /// <summary>Anchors kept per image: the grid cells with the highest objectness.</summary>
+    public int TopK { get; init; } = 16;
+    public RecLossConfig Loss { get; init; } = new();
+
+    public RecConfig Validate(string source = "REC config")
+    {
+        void Require(bool ok, string what) { if (!ok) throw new GroundSharpException($"{source}: {what}"); }
+        Detector.Validate(source + ", detector");
+        Language.Validate(source + ", language");
+        Loss.Validate(source + ", loss");
+        Require(GridScale is >= 0 and <= 2, $"grid_scale ({GridScale}) must be 0 (stride 32), 1 (stride 16) or 2 (stride 8)");
+        Require(FusedDim > 0 && EmbedDim > 0 && CmaFfnHidden > 0 && CmaLayers >= 1, "fused_dim, embed_dim, cma_ffn_hidden and cma_layers must be positive");
+        Require(CmaHeads >= 1 && FusedDim % CmaHeads == 0, $"fused_dim ({FusedDim}) must be divisible by cma_heads ({CmaHeads})");
+        Require(TopK >= 1, $"top_k ({TopK}) must be at least 1");
+        return this;
+    }
+}
+
+/// <summary>
+/// What the frozen detector gives the REC model for a batch of images: its three feature maps and the top-k
+/// anchors of the grid scale. An anchor is a grid cell, represented by the most confident of its three anchor
+/// boxes. The caller disposes it.
+/// </summary>
+public sealed class FrozenVisual(Tensor[] features, Tensor cells, Tensor boxes, Tensor objectness) : IDisposable
+{
+    /// <summary>(B, C_s, H_s, W_s) per scale, Darknet order.</summary>
+    public Tensor[] Features { get; } = features;
+    /// <summary>(B, K) int64 flat cell index (row · W + col) on the grid scale, by descending objectness.</summary>
+    public Tensor Cells { get; } = cells;
+    /// <summary>(B, K, 4) x1, y1, x2, y2 in input pixels.</summary>
+    public Tensor Boxes { get; } = boxes;
+    /// <summary>(B, K) sigmoid objectness.</summary>
+    public Tensor Objectness { get; } = objectness;
+
+    public void Dispose()
+    {
+        foreach (var f in Features) f.Dispose();
+        Cells.Dispose();
+        Boxes.Dispose();
+        Objectness.Dispose();
+    }
+}
+
+/// <summary>L2-normalised embeddings of the anchors (B, K, E) and of the texts (B, E).</summary>
+public sealed class RecEmbeddings(Tensor anchors, Tensor texts) : IDisposable
+{
+    public Tensor Anchors { get; } = anchors;
+    public Tensor Texts { get; } = texts;
+
+    public void Dispose()
+    {
+        Anchors.Dispose();
+        Texts.Dispose();
+    }
+}
+
+/// <summary>The box chosen for one expression: its anchor's decoded box, the cosine similarity, the anchor's rank by objectness.</summary>
+public readonly record struct RecPrediction(Box Box, double Similarity, int AnchorRank);
+
+/// <summary>
+/// Anchor-based weakly supervised REC (the paper's Fig. 2): a frozen YOLOv3 gives anchors and three feature
+/// maps; the maps are fused onto one grid, refined by Cross-Modality Attention conditioned on the sentence
+/// vector, and the features of the top-k anchors and the sentence are projected into a shared space where
+/// the anchor with the highest cosine similarity is the answer (Eq. 1).
+/// </summary>
+public sealed class RecModel : nn.Module
+{
+    public readonly YoloV3 detector;
+    public readonly MultiScaleFusion fusion;
+    public readonly LanguageEncoder language;
+    public readonly CrossModalityAttention? cma;
+    public readonly Linear anchor_proj;
+    public readonly Linear text_proj;
+    public readonly RecLoss loss;
+
+    public const string ConfigMetadataKey = "groundsharp.rec.config";
+    public const string VocabularyMetadataKey = "groundsharp.rec.vocabulary";
+
+    public RecConfig Config { get; }
+    public RecVocabulary Vocabulary { get; }
+
+    /// <param name="detector">A trained detector to use (frozen here); null builds one from the config's detector part (to be filled by loading).</param>
+    public RecModel(RecConfig config, RecVocabulary vocabulary, YoloV3? detector = null, long? seed = null) : base(nameof(RecModel))
+    {
+        config = config with { Language = config.Language with { VocabSize = vocabulary.Count }, Detector = detector?.Config ?? config.Detector };
+        Config = config.Validate();
+        Vocabulary = vocabulary;
+        var ownDetector = new YoloV3(config.Detector, seed);
+        fusion = new MultiScaleFusion(Enumerable.Range(0, 3).Select(config.Detector.FeatureChannels).ToArray(), config.FusedDim, config.GridScale);
+        language = new LanguageEncoder(config.Language);
+        cma = config.UseCma ? new CrossModalityAttention(config.FusedDim, config.Language.Hidden, config.CmaHeads, config.CmaFfnHidden, config.CmaLayers) : null;
+        anchor_proj = nn.Linear(config.FusedDim, config.EmbedDim);
+        text_proj = nn.Linear(config.Language.Hidden, config.EmbedDim);
+        loss = new RecLoss(config.Loss);
+        SeededInit.Apply(fusion, seed);
+        SeededInit.Apply(language, seed + 1);
+        if (cma is not null) SeededInit.Apply(cma, seed + 2);
+        SeededInit.Apply(anchor_proj, seed + 3);
+        SeededInit.Apply(text_proj, seed + 4);
+        if (detector is not null)
+        {
+            using var _ = no_grad();
+            foreach (var (name, t) in detector.state_dict()) ownDetector.state_dict()[name].copy_(t);
+        }
+        this.detector = ownDetector;
+        RegisterComponents();
+        Freeze();
+    }
+
+    /// <summary>The detector never trains here: no gradients, batch norm on its running statistics.</summary>
+    private void Freeze()
+    {
+        foreach (var p in detector.parameters()) p.requires_grad = false;
+        detector.eval();
+    }
+
+    /// <summary>The parameters the REC training updates (everything but the detector).</summary>
+    public List<Parameter> TrainableParameters() => parameters().Where(p => p.requires_grad).ToList();
+
+    public Device Device => anchor_proj.weight!.device;
+
+    /// <summary>Runs the frozen detector on (B, 3, S, S) images in [0, 1] and picks the top-k anchors of the grid scale.</summary>
+    public FrozenVisual EncodeImages(Tensor images)
+    {
+        detector.eval(); // a train() on this model must not switch the frozen batch norms to batch statistics
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        using var output = detector.Forward(images.to(Device));
+        int s = Config.GridScale;
+        var decoded = detector.Decode(output.Raw[s], s);                     // (B, 3, H, W, 5+C)
+        long b = decoded.shape[0], h = decoded.shape[2], w = decoded.shape[3];
+        var (cellObjectness, bestAnchor) = decoded.select(-1, 4).max(1);   // (B, H, W) over the 3 anchors of a cell
+        int k = (int)Math.Min(Config.TopK, h * w);
+        var (objectness, cells) = cellObjectness.view(b, h * w).topk(k, dim: 1);
+        var anchorOfCell = bestAnchor.view(b, h * w).gather(1, cells);     // (B, K)
+        var flatBoxes = decoded.narrow(-1, 0, 4).reshape(b, 3 * h * w, 4);
+        var boxIndex = (anchorOfCell * (h * w) + cells).unsqueeze(-1).expand(b, k, 4);
+        var boxes = flatBoxes.gather(1, boxIndex);
+        var features = output.Features.Select(f => f.detach().MoveToOuterDisposeScope()).ToArray();
+        return new FrozenVisual(features, cells.MoveToOuterDisposeScope(), boxes.MoveToOuterDisposeScope(), objectness.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>Anchor and text embeddings for images (already encoded) and their (B, L) token ids; text i goes with image i.</summary>
+    public RecEmbeddings Embed(FrozenVisual visual, Tensor tokenIds)
+    {
+        using var scope = NewDisposeScope();
+        using var text = language.Forward(tokenIds.to(Device));
+        var grid = fusion.Forward(visual.Features);
+        if (cma is not null) grid = cma.Forward(grid, text.Sentence);
+        long b = grid.shape[0], d = grid.shape[1];
+        var tokens = grid.flatten(2).transpose(1, 2);                                        // (B, H·W, D)
+        var anchorFeatures = tokens.gather(1, visual.Cells.unsqueeze(-1).expand(b, visual.Cells.shape[1], d));
+        var anchors = F.normalize(anchor_proj.forward(anchorFeatures), dim: -1);
+        var texts = F.normalize(text_proj.forward(text.Sentence), dim: -1);
+        return new RecEmbeddings(anchors.MoveToOuterDisposeScope(), texts.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>Eq. 8 on a batch of image-expression pairs (one expression per image, distinct images).</summary>
+    public RecLossTerms Loss(Tensor images, IReadOnlyList<string> texts)
+    {
+        using var visual = EncodeImages(images);
+        using var ids = Vocabulary.EncodeBatch(texts, Config.Language.MaxLength);
+        using var embeddings = Embed(visual, ids);
+        return loss.Compute(embeddings.Anchors, embeddings.Texts);
+    }
+
+    /// <summary>For each (image i, text i): the decoded box of the anchor most similar to the text (Eq. 1).</summary>
+    public List<RecPrediction> Predict(Tensor images, IReadOnlyList<string> texts)
+    {
+        if (images.shape[0] != texts.Count) throw new ArgumentException($"{images.shape[0]} images for {texts.Count} texts");
+        bool wasTraining = training;
+        eval();
+        try
+        {
+            using var _ = no_grad();
+            using var scope = NewDisposeScope();
+            using var visual = EncodeImages(images);
+            using var embeddings = Embed(visual, Vocabulary.EncodeBatch(texts, Config.Language.MaxLength));
+            var similarity = (embeddings.Anchors * embeddings.Texts.unsqueeze(1)).sum(-1);   // (B, K)
+            var (best, index) = similarity.max(1);
+            var boxes = visual.Boxes.to_type(ScalarType.Float64).cpu();
+            var result = new List<RecPrediction>();
+            var bestValues = best.to_type(ScalarType.Float64).cpu().data<double>().ToArray();
+            var indices = index.cpu().data<long>().ToArray();
+            for (int i = 0; i < texts.Count; i++)
+            {
+                var box = boxes[i, indices[i]].data<double>().ToArray();
+                result.Add(new RecPrediction(new Box(box[0], box[1], box[2], box[3]), bestValues[i], (int)indices[i]));
+            }
+            return result;
+        }
+        finally
+        {
+            train(wasTraining);
+        }
+    }
+
+    /// <summary>Writes all weights (the detector's included) with the config and vocabulary as JSON metadata.</summary>
+    public void Save(string path)
+    {
+        SafeTensors.Save(path, state_dict(), new Dictionary<string, string>
+        {
+            [ConfigMetadataKey] = RecJson.Serialize(Config),
+            [VocabularyMetadataKey] = JsonSerializer.Serialize(Vocabulary.Words),
+        });
+    }
+
+    /// <summary>Reads a model written by <see cref="Save"/>.</summary>
+    public static RecModel Load(string path)
+    {
+        var (tensors, metadata) = SafeTensors.Load(path);
+        try
+        {
+            if (!metadata.TryGetValue(ConfigMetadataKey, out var configJson) || !metadata.TryGetValue(VocabularyMetadataKey, out var vocabularyJson))
+                throw new GroundSharpException($"'{path}' lacks the '{ConfigMetadataKey}' or '{VocabularyMetadataKey}' metadata: it is not a GroundSharp REC checkpoint");
+            var config = RecJson.Deserialize<RecConfig>(configJson, path);
+            List<string> words;
+            try { words = JsonSerializer.Deserialize<List<string>>(vocabularyJson) ?? []; }
+            catch (JsonException e) { throw new GroundSharpException($"'{path}': the vocabulary metadata is not a JSON list of words: {e.Message}", e); }
+            var model = new RecModel(config, new RecVocabulary(words), seed: 0);
+            StateDicts.LoadStrict(model, tensors, path);
+            return model;
+        }
+        finally
+        {
+            foreach (var t in tensors.Values) t.Dispose();
+        }
+    }
+}

@@ -1,0 +1,134 @@
+using GroundSharp.Eval;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace GroundSharp.Rec;
+
+/// <summary>A referring expression about image <see cref="ImageIndex"/> of the data's image tensor.</summary>
+public readonly record struct RecExpression(int ImageIndex, string Text);
+
+/// <summary>
+/// Weakly supervised REC training data: images (N, 3, S, S) in [0, 1] at the detector's input size and
+/// expressions that each name their image. No boxes: that is the weak supervision.
+/// </summary>
+public sealed class RecTrainingData
+{
+    public Tensor Images { get; }
+    public IReadOnlyList<RecExpression> Expressions { get; }
+
+    public RecTrainingData(Tensor images, IReadOnlyList<RecExpression> expressions)
+    {
+        if (images.dim() != 4 || images.shape[1] != 3)
+            throw new GroundSharpException($"REC images must be (N, 3, S, S); got [{string.Join(", ", images.shape)}]");
+        foreach (var e in expressions)
+            if (e.ImageIndex < 0 || e.ImageIndex >= images.shape[0])
+                throw new GroundSharpException($"expression '{e.Text}' names image {e.ImageIndex}, but there are {images.shape[0]} images");
+        Images = images;
+        Expressions = expressions;
+    }
+}
+
+public sealed record RecTrainingOptions
+{
+    public int Epochs { get; init; } = 25;
+    /// <summary>Expressions per batch (the paper: 64); a batch never holds two expressions of one image.</summary>
+    public int BatchSize { get; init; } = 64;
+    public double LearningRate { get; init; } = 1e-4;
+    public int Seed { get; init; } = 0;
+}
+
+/// <summary>Values after one optimiser step.</summary>
+public readonly record struct RecTrainingStep(int Epoch, int Step, double Loss, double Contrastive, double Regularisation,
+    double FalseNegativeSuppression, double Lambda, double LambdaPrime);
+
+/// <summary>Trains everything but the frozen detector with Adam on Eq. 8.</summary>
+public static class RecTrainer
+{
+    /// <summary>Runs the epochs and returns every step's values. The model is left in eval mode.</summary>
+    public static List<RecTrainingStep> Train(RecModel model, RecTrainingData data, RecTrainingOptions options, Action<RecTrainingStep>? onStep = null)
+    {
+        if (options.Epochs < 0 || options.BatchSize < 2) throw new GroundSharpException("epochs must be >= 0 and the batch size >= 2 (the loss contrasts images)");
+        using var optimizer = optim.Adam(model.TrainableParameters(), lr: options.LearningRate);
+        var random = new Random(options.Seed);
+        var steps = new List<RecTrainingStep>();
+        model.train();
+        try
+        {
+            for (int epoch = 0; epoch < options.Epochs; epoch++)
+            {
+                foreach (var batch in Batches(data.Expressions, options.BatchSize, random))
+                {
+                    if (batch.Count < 2) continue;
+                    using var scope = NewDisposeScope();
+                    var images = data.Images.index_select(0, tensor(batch.Select(e => (long)e.ImageIndex).ToArray()));
+                    optimizer.zero_grad();
+                    using var terms = model.Loss(images, batch.Select(e => e.Text).ToList());
+                    terms.Total.backward();
+                    optimizer.step();
+                    var step = new RecTrainingStep(epoch, steps.Count, terms.Total.item<float>(), terms.Contrastive.item<float>(),
+                        terms.Regularisation.item<float>(), terms.FalseNegativeSuppression.item<float>(), model.loss.Lambda, model.loss.LambdaPrime);
+                    if (!double.IsFinite(step.Loss)) throw new GroundSharpException($"REC training diverged at epoch {epoch + 1}, step {steps.Count + 1} (loss {step.Loss}); lower the learning rate");
+                    steps.Add(step);
+                    onStep?.Invoke(step);
+                }
+            }
+        }
+        finally
+        {
+            model.eval();
+        }
+        return steps;
+    }
+
+    /// <summary>Shuffled batches in which every image appears at most once (a repeated image would be its own negative).</summary>
+    public static List<List<RecExpression>> Batches(IReadOnlyList<RecExpression> expressions, int batchSize, Random random)
+    {
+        var pending = expressions.OrderBy(_ => random.Next()).ToList();
+        var batches = new List<List<RecExpression>>();
+        while (pending.Count > 0)
+        {
+            var batch = new List<RecExpression>();
+            var images = new HashSet<int>();
+            var rest = new List<RecExpression>();
+            foreach (var e in pending)
+                if (batch.Count < batchSize && images.Add(e.ImageIndex)) batch.Add(e);
+                else rest.Add(e);
+            batches.Add(batch);
+            pending = rest;
+        }
+        return batches;
+    }
+}
+
+/// <summary>An expression to evaluate: its image, text, ground-truth box (input pixels) and split name.</summary>
+public readonly record struct RecEvalItem(int ImageIndex, string Text, Box Target, string Split);
+
+public sealed record RecEvaluationResult(AccuracyTable Accuracy, IReadOnlyList<RecPrediction> Predictions);
+
+/// <summary>IoU@0.5 accuracy of REC predictions with the shared evaluation code.</summary>
+public static class RecEvaluation
+{
+    /// <summary>
+    /// Predicts a box for every item and counts a hit when <see cref="Iou.Inclusive"/> with the target is at least
+    /// <see cref="BoxSelection.CorrectIou"/> (0.5), overall and per split.
+    /// </summary>
+    public static RecEvaluationResult Evaluate(RecModel model, Tensor images, IReadOnlyList<RecEvalItem> items, int batchSize = 32)
+    {
+        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "must be at least 1");
+        var table = new AccuracyTable();
+        var predictions = new List<RecPrediction>();
+        for (int start = 0; start < items.Count; start += batchSize)
+        {
+            var batch = items.Skip(start).Take(batchSize).ToList();
+            using var scope = NewDisposeScope();
+            var batchImages = images.index_select(0, tensor(batch.Select(e => (long)e.ImageIndex).ToArray()));
+            var predicted = model.Predict(batchImages, batch.Select(e => e.Text).ToList());
+            for (int i = 0; i < batch.Count; i++)
+            {
+                table.Add(Iou.Inclusive(predicted[i].Box, batch[i].Target) >= BoxSelection.CorrectIou, batch[i].Split);
+                predictions.Add(predicted[i]);
+            }
+        }
+        return new RecEvaluationResult(table, predictions);
+    }
+}

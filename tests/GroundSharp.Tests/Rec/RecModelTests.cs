@@ -1,0 +1,234 @@
+using GroundSharp.Eval;
+using GroundSharp.Rec;
+using TorchSharp;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace GroundSharp.Tests.Rec;
+
+public class RecModelTests
+{
+    [Fact]
+    public void CmaWithClosedGatesReturnsItsInputExactly()
+    {
+        using var cma = new CrossModalityAttention(dim: 16, textDim: 12, heads: 4, ffnHidden: 32, layerCount: 2);
+        using var grid = randn(2, 16, 3, 5);
+        using var sentence = randn(2, 12);
+        using var output = cma.Forward(grid, sentence);
+        Assert.Equal(grid.shape, output.shape);
+        Assert.True(output.equal(grid).all().item<bool>());
+        Assert.All(cma.Gates, g => Assert.Equal(0f, g.item<float>()));
+
+        using (no_grad()) cma.layers[0].cross_gate.fill_(0.5);
+        using var opened = cma.Forward(grid, sentence);
+        Assert.False(opened.equal(grid).all().item<bool>());
+    }
+
+    [Fact]
+    public void FilmIsReluOfGammaTimesFPlusBeta()
+    {
+        using var layer = new CmaLayer(dim: 4, textDim: 3, heads: 2, ffnHidden: 8);
+        using var f = randn(1, 5, 4);
+        using var y = randn(1, 3);
+        using var film = layer.Film(f, y);
+        using var gamma = layer.film_gamma.forward(y);
+        using var beta = layer.film_beta.forward(y);
+        var fv = f.data<float>().ToArray();
+        var g = gamma.data<float>().ToArray();
+        var b = beta.data<float>().ToArray();
+        var actual = film.data<float>().ToArray();
+        for (int n = 0; n < 5; n++)
+            for (int c = 0; c < 4; c++)
+                Assert.Equal(Math.Max(0, g[c] * fv[n * 4 + c] + b[c]), actual[n * 4 + c], 5);
+    }
+
+    [Fact]
+    public void VocabularyTokenisesLowerCasesAndPads()
+    {
+        Assert.Equal(new[] { "left", "most", "red", "cube" }, RecVocabulary.Tokenize("Left-most RED cube!"));
+        var vocabulary = RecVocabulary.Build(["red cube", "red ball", "blue cube", "red"]);
+        Assert.Equal(new[] { "<pad>", "<unk>", "red", "cube", "ball", "blue" }, vocabulary.Words);
+        Assert.Equal(new long[] { 2, 1, 3, 0, 0 }, vocabulary.Encode("Red green cube", 5));
+        Assert.Equal(new long[] { 1, 0 }, vocabulary.Encode("42 !", 2));
+        Assert.Equal(new long[] { 2, 3 }, vocabulary.Encode("red cube ball", 2));
+        Assert.Throws<GroundSharpException>(() => new RecVocabulary(["red", "<unk>"]));
+    }
+
+    [Fact]
+    public void GloveFileFillsKnownWordsAndReportsCoverage()
+    {
+        var vocabulary = RecVocabulary.Build(["red cube", "blue ball"]);
+        using var encoder = new LanguageEncoder(new LanguageConfig { VocabSize = vocabulary.Count, WordDim = 3, Hidden = 4, Heads = 2 });
+        var unknownBefore = encoder.embedding.weight![vocabulary.IdOf("ball")].data<float>().ToArray();
+        var path = Path.Combine(Path.GetTempPath(), $"gs-glove-{Guid.NewGuid():N}.txt");
+        try
+        {
+            File.WriteAllLines(path, ["red 0.1 0.2 0.3", "sky 1 1 1", "cube -1 0.5 2e-1", "blue 3 2 1"]);
+            var coverage = GloveEmbeddings.LoadInto(encoder.embedding, vocabulary, path);
+            Assert.Equal(new GloveCoverage(3, 4), coverage);
+            Assert.Equal(0.75, coverage.Fraction);
+            Assert.Equal(new[] { 0.1f, 0.2f, 0.3f }, encoder.embedding.weight[vocabulary.IdOf("red")].data<float>().ToArray());
+            Assert.Equal(new[] { -1f, 0.5f, 0.2f }, encoder.embedding.weight[vocabulary.IdOf("cube")].data<float>().ToArray());
+            Assert.Equal(unknownBefore, encoder.embedding.weight[vocabulary.IdOf("ball")].data<float>().ToArray());
+
+            File.WriteAllLines(path, ["red 0.1 0.2 0.3", "cube 1 2"]);
+            var e = Assert.Throws<GroundSharpException>(() => GloveEmbeddings.LoadInto(encoder.embedding, vocabulary, path));
+            Assert.Contains(path, e.Message);
+            Assert.Contains("line 2", e.Message);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void SentenceVectorIgnoresPadding()
+    {
+        // A forward-only GRU reads real words before any padding, and padding is masked afterwards.
+        var vocabulary = RecVocabulary.Build(["red cube on the left"]);
+        using var encoder = new LanguageEncoder(new LanguageConfig { VocabSize = vocabulary.Count, WordDim = 6, Hidden = 8, Heads = 2, Bidirectional = false, SelfAttentionLayers = 2 });
+        SeededInitForTests(encoder);
+        encoder.eval();
+        using var shortIds = vocabulary.EncodeBatch(["red cube"], 3);
+        using var longIds = vocabulary.EncodeBatch(["red cube"], 7);
+        using var a = encoder.Forward(shortIds);
+        using var b = encoder.Forward(longIds);
+        Assert.Equal(new long[] { 1, 8 }, a.Sentence.shape);
+        Assert.Equal(new long[] { 1, 7, 8 }, b.Words.shape);
+        Assert.True(a.Sentence.allclose(b.Sentence, rtol: 1e-5, atol: 1e-6));
+    }
+
+    private static void SeededInitForTests(nn.Module module)
+    {
+        using var _ = no_grad();
+        using var generator = new Generator(3);
+        foreach (var p in module.parameters()) { using var r = randn(p.shape, generator: generator); p.copy_(r * 0.5); }
+    }
+
+    [Fact]
+    public void ForwardGivesNormalisedEmbeddingsOfTheTopKAnchors()
+    {
+        using var model = TinyRecModel.Create();
+        using var images = rand(3, 3, 64, 64);
+        using var visual = model.EncodeImages(images);
+        Assert.Equal(new long[] { 3, 4 }, visual.Cells.shape);
+        Assert.Equal(new long[] { 3, 4, 4 }, visual.Boxes.shape);
+        var objectness = visual.Objectness.data<float>().ToArray();
+        for (int i = 0; i < 3; i++)
+            for (int k = 1; k < 4; k++)
+                Assert.True(objectness[i * 4 + k - 1] >= objectness[i * 4 + k]);
+        using var ids = model.Vocabulary.EncodeBatch(TinyRecModel.Texts.Take(3).ToList(), 6);
+        using var embeddings = model.Embed(visual, ids);
+        Assert.Equal(new long[] { 3, 4, 8 }, embeddings.Anchors.shape);
+        Assert.Equal(new long[] { 3, 8 }, embeddings.Texts.shape);
+        using var norms = embeddings.Anchors.norm(-1);
+        Assert.True(norms.allclose(ones_like(norms), atol: 1e-5));
+    }
+
+    [Fact]
+    public void BaselineHasNoCmaAndTheDetectorIsFrozen()
+    {
+        using var baseline = TinyRecModel.Create(useCma: false);
+        Assert.Null(baseline.cma);
+        Assert.DoesNotContain(baseline.state_dict().Keys, k => k.StartsWith("cma."));
+        Assert.All(baseline.detector.parameters(), p => Assert.False(p.requires_grad));
+        Assert.All(baseline.named_parameters().Where(p => p.parameter.requires_grad), p => Assert.False(p.name.StartsWith("detector.")));
+        Assert.Equal(baseline.named_parameters().Count(p => !p.name.StartsWith("detector.")), baseline.TrainableParameters().Count);
+        using var full = TinyRecModel.Create();
+        Assert.Contains(full.state_dict().Keys, k => k == "cma.layers.0.attn_gate");
+        Assert.Contains(full.state_dict().Keys, k => k == "loss.log_lambda");
+    }
+
+    [Fact]
+    public void GivenDetectorIsCopiedIntoTheModel()
+    {
+        using var detector = new YoloV3(TinyRec.Detector(), seed: 42);
+        using var model = new RecModel(TinyRecModel.Config(), RecVocabulary.Build(TinyRecModel.Texts), detector, seed: 1);
+        Assert.True(model.detector.head16.output.weight!.equal(detector.head16.output.weight!).all().item<bool>());
+        Assert.True(model.detector.backbone.stem.bn.running_var!.equal(detector.backbone.stem.bn.running_var!).all().item<bool>());
+    }
+
+    [Fact]
+    public void TrainingSmokeRunLowersTheLossMovesGatesAndLambdasAndKeepsTheDetector()
+    {
+        using var model = TinyRecModel.Create();
+        using var images = rand(new long[] { 6, 3, 64, 64 }, generator: new Generator(5));
+        var data = new RecTrainingData(images, TinyRecModel.Texts.Select((t, i) => new RecExpression(i, t)).ToList());
+        var detectorBefore = model.detector.head32.output.weight!.clone();
+        var steps = RecTrainer.Train(model, data, new RecTrainingOptions { Epochs = 12, BatchSize = 6, LearningRate = 1e-2 });
+        Assert.Equal(12, steps.Count);
+        Assert.All(steps, s => Assert.True(double.IsFinite(s.Loss)));
+        Assert.True(steps[^1].Contrastive < steps[0].Contrastive, $"contrastive loss {steps[0].Contrastive} → {steps[^1].Contrastive}");
+        Assert.NotEqual(1.0, steps[^1].Lambda);
+        Assert.NotEqual(1.0, steps[^1].LambdaPrime);
+        Assert.All(model.cma!.Gates, g => Assert.NotEqual(0f, g.item<float>()));
+        Assert.True(model.detector.head32.output.weight!.equal(detectorBefore).all().item<bool>());
+        Assert.False(model.training);
+        Assert.False(model.detector.training);
+    }
+
+    [Fact]
+    public void BatchesNeverRepeatAnImage()
+    {
+        var expressions = new[] { new RecExpression(0, "a"), new RecExpression(0, "b"), new RecExpression(1, "c"), new RecExpression(2, "d"), new RecExpression(0, "e") };
+        var batches = RecTrainer.Batches(expressions, 2, new Random(1));
+        Assert.Equal(5, batches.Sum(b => b.Count));
+        Assert.All(batches, b => Assert.Equal(b.Count, b.Select(e => e.ImageIndex).Distinct().Count()));
+        Assert.All(batches, b => Assert.True(b.Count <= 2));
+    }
+
+    [Fact]
+    public void EvaluationCountsIouAtHalfPerSplitAndSaveLoadKeepsPredictions()
+    {
+        using var model = TinyRecModel.Create();
+        using var images = rand(new long[] { 3, 3, 64, 64 }, generator: new Generator(8));
+        var texts = TinyRecModel.Texts.Take(3).ToList();
+        var predicted = model.Predict(images, texts);
+        var far = new Box(1000, 1000, 1010, 1010);
+        var items = new List<RecEvalItem>
+        {
+            new(0, texts[0], predicted[0].Box, "val"),
+            new(1, texts[1], far, "val"),
+            new(2, texts[2], predicted[2].Box, "test"),
+        };
+        var result = RecEvaluation.Evaluate(model, images, items, batchSize: 2);
+        Assert.Equal(new HitCount(1, 2), result.Accuracy.Split("val"));
+        Assert.Equal(new HitCount(1, 1), result.Accuracy.Split("test"));
+        // Batches of 2 and 1 here against one batch of 3 above: same anchors, boxes equal up to float rounding.
+        Assert.Equal(predicted.Select(p => p.AnchorRank), result.Predictions.Select(p => p.AnchorRank));
+        Assert.All(predicted.Zip(result.Predictions), pair => Assert.True(Nms.ContinuousIou(pair.First.Box, pair.Second.Box) > 0.9999));
+
+        var path = Path.Combine(Path.GetTempPath(), $"gs-rec-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            model.Save(path);
+            using var loaded = RecModel.Load(path);
+            Assert.Equal(model.Vocabulary.Words, loaded.Vocabulary.Words);
+            Assert.Equal(model.Config.TopK, loaded.Config.TopK);
+            Assert.Equal(predicted, loaded.Predict(images, texts));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void BadConfigsAndCheckpointsGiveClearErrors()
+    {
+        var e = Assert.Throws<GroundSharpException>(() => new RecModel(TinyRecModel.Config() with { GridScale = 3 }, RecVocabulary.Build(["a"])));
+        Assert.Contains("grid_scale", e.Message);
+        var path = Path.Combine(Path.GetTempPath(), $"gs-rec-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            using (var detector = new YoloV3(TinyRec.Detector(), seed: 1)) detector.Save(path);
+            var notRec = Assert.Throws<GroundSharpException>(() => RecModel.Load(path));
+            Assert.Contains("not a GroundSharp REC checkpoint", notRec.Message);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}
