@@ -19,6 +19,7 @@ public static class Program
         root.Subcommands.Add(GroundCommand.Build());
         root.Subcommands.Add(BenchCommand.Build());
         root.Subcommands.Add(DemoCommand.Build());
+        root.Subcommands.Add(SynthCommand.Build());
         return root;
     }
 }
