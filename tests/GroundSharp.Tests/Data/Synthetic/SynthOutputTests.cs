@@ -1,0 +1,133 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using System.Xml.Linq;
+using GroundSharp.Data;
+using GroundSharp.Data.Synthetic;
+using GroundSharp.Eval;
+using GroundSharp.Tests.Cli;
+using Xunit;
+
+namespace GroundSharp.Tests.Data.Synthetic;
+
+public class SynthOutputTests
+{
+    private static Dictionary<string, string> Hashes(string dir) =>
+        Directory.GetFiles(dir, "*", SearchOption.AllDirectories).ToDictionary(
+            f => Path.GetRelativePath(dir, f).Replace('\\', '/'),
+            f => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(f))));
+
+    [Fact]
+    public void TheSameSeedWritesByteIdenticalFilesAndAnotherSeedDifferentOnes()
+    {
+        string a = CliProcess.TempDir(), b = CliProcess.TempDir(), c = CliProcess.TempDir();
+        SynthBenchmark.Write(SynthBenchmarkOptions.Tiny(5), a);
+        SynthBenchmark.Write(SynthBenchmarkOptions.Tiny(5), b);
+        SynthBenchmark.Write(SynthBenchmarkOptions.Tiny(6), c);
+        var (ha, hb, hc) = (Hashes(a), Hashes(b), Hashes(c));
+        Assert.True(ha.Count > 50, $"only {ha.Count} files");
+        Assert.Equal(ha.OrderBy(kv => kv.Key), hb.OrderBy(kv => kv.Key));
+        Assert.DoesNotContain(ha.Keys, k => k.EndsWith(".tmp"));
+        Assert.NotEqual(ha["images/boxes/2000000.png"], hc["images/boxes/2000000.png"]);
+        Assert.NotEqual(ha["boxes.jsonl"], hc["boxes.jsonl"]);
+    }
+
+    [Fact]
+    public void FlickrLayoutParsesAsXmlWithTheBoxesOfTheJsonLines()
+    {
+        var dir = CliProcess.TempDir();
+        var counts = SynthBenchmark.Write(SynthBenchmarkOptions.Tiny(9), dir);
+        var flickr = Path.Combine(dir, "flickr");
+        var tag = new Regex(@"^\[/EN#(?<id>\d+)/(?<types>[a-z/]+) (?<text>[^\]]+)\]$");
+        foreach (var split in SynthSplits.Evaluation)
+        {
+            var samples = GroundingSampleFile.Read(Path.Combine(dir, split + ".jsonl")).ToList();
+            Assert.Equal(counts[split].Phrases, samples.Count);
+            var ids = File.ReadAllLines(Path.Combine(flickr, split + ".txt"));
+            Assert.Equal(counts[split].Images, ids.Length);
+            var fromFlickr = new List<(string Id, string Text, Box Box, string Types)>();
+            foreach (var id in ids)
+            {
+                var xml = XDocument.Load(Path.Combine(flickr, "Annotations", id + ".xml"));
+                var root = xml.Root!;
+                Assert.Equal("annotation", root.Name.LocalName);
+                Assert.Equal(id + ".png", root.Element("filename")!.Value);
+                Assert.Equal("3", root.Element("size")!.Element("depth")!.Value);
+                int width = int.Parse(root.Element("size")!.Element("width")!.Value), height = int.Parse(root.Element("size")!.Element("height")!.Value);
+                Assert.True(File.Exists(Path.Combine(flickr, "Images", id + ".png")));
+                var boxes = root.Elements("object").ToDictionary(o => o.Element("name")!.Value, o =>
+                {
+                    var b = o.Element("bndbox")!;
+                    int V(string n) => int.Parse(b.Element(n)!.Value);
+                    Assert.True(V("xmin") >= 1 && V("ymin") >= 1 && V("xmax") <= width && V("ymax") <= height);
+                    return new Box(V("xmin") - 1, V("ymin") - 1, V("xmax"), V("ymax")); // 1-based inclusive → 0-based exclusive
+                });
+                foreach (var line in File.ReadAllLines(Path.Combine(flickr, "Sentences", id + ".txt")))
+                {
+                    var m = tag.Match(line);
+                    Assert.True(m.Success, line);
+                    fromFlickr.Add((id, m.Groups["text"].Value, boxes[m.Groups["id"].Value], m.Groups["types"].Value));
+                }
+            }
+            Assert.Equal(samples.Select(s => (s.ImageId!, s.Text, s.Box!.Value, s.Source!)), fromFlickr);
+        }
+    }
+
+    [Fact]
+    public void CliTinyWritesTheLayoutAndManifest()
+    {
+        var dir = CliProcess.TempDir();
+        var r = CliProcess.Run("synth", "--tiny", "--seed", "3", "--out", dir, "--val", "2");
+        Assert.True(r.ExitCode == 0, r.StdErr + r.StdOut);
+        Assert.Contains("test-compositional", r.StdOut);
+        Assert.Contains("synth: boxes:", r.StdErr);
+        foreach (var f in new[] { "pretrain.jsonl", "boxes.jsonl", "val.jsonl", "test.jsonl", "test-compositional.jsonl", "synth.json",
+                                  "flickr/val.txt", "flickr/test.txt", "flickr/test-compositional.txt" })
+            Assert.True(File.Exists(Path.Combine(dir, f)), f);
+        Assert.Equal(12, Directory.GetFiles(Path.Combine(dir, "images", "pretrain"), "*.png").Length);
+        Assert.Equal(2, Directory.GetFiles(Path.Combine(dir, "images", "val"), "*.png").Length);
+        Assert.Equal(2 + 4 + 4, Directory.GetFiles(Path.Combine(dir, "flickr", "Images"), "*.png").Length);
+
+        var pretrain = GroundingSampleFile.Read(Path.Combine(dir, "pretrain.jsonl")).ToList();
+        Assert.Equal(12, pretrain.Count);
+        Assert.All(pretrain, s => { Assert.Null(s.Box); Assert.True(File.Exists(s.ImagePath), s.ImagePath); });
+        var boxes = GroundingSampleFile.Read(Path.Combine(dir, "boxes.jsonl")).ToList();
+        Assert.All(boxes, s => Assert.Matches("^(attribute|spatial|relational)/[a-z]+$", s.Source));
+        Assert.All(boxes, s => Assert.NotNull(s.Box));
+        foreach (var (colour, shape) in CompositionalHoldOut.Pairs)
+            Assert.DoesNotContain(boxes, s => (" " + s.Text).Contains($" {colour.Name} {Words.Of(shape)}"));
+
+        using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "synth.json")));
+        var m = manifest.RootElement;
+        Assert.Equal(SynthBenchmark.GeneratorVersion, m.GetProperty("generator").GetString());
+        Assert.Equal(3, m.GetProperty("seed").GetInt32());
+        Assert.Equal(2, m.GetProperty("knobs").GetProperty("val").GetInt32());
+        Assert.Equal(8, m.GetProperty("held_out_pairs").GetArrayLength());
+        Assert.Equal(boxes.Count, m.GetProperty("splits").GetProperty("boxes").GetProperty("phrases").GetInt32());
+
+        // Writing again into the same folder replaces the earlier benchmark.
+        var again = CliProcess.Run("synth", "--tiny", "--seed", "3", "--out", dir, "--val", "1");
+        Assert.True(again.ExitCode == 0, again.StdErr);
+        Assert.Single(Directory.GetFiles(Path.Combine(dir, "images", "val"), "*.png"));
+    }
+
+    [Fact]
+    public void CliBadKnobsGiveOneErrorLine()
+    {
+        var dir = CliProcess.TempDir();
+        var r = CliProcess.Run("synth", "--tiny", "--out", dir, "--boxes", "-3");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal("error: --boxes must be between 0 and 999999 images (got -3)", r.StdErr.Trim());
+
+        var occlusion = CliProcess.Run("synth", "--tiny", "--out", dir, "--occlusion", "1.5");
+        Assert.Equal(2, occlusion.ExitCode);
+        Assert.Equal("error: occlusion rate 1.5 must be between 0 and 1", occlusion.StdErr.Trim());
+
+        File.WriteAllText(Path.Combine(dir, "notes.txt"), "mine");
+        var foreign = CliProcess.Run("synth", "--tiny", "--out", dir);
+        Assert.Equal(2, foreign.ExitCode);
+        Assert.StartsWith("error: ", foreign.StdErr);
+        Assert.Contains("holds no synth.json", foreign.StdErr);
+        Assert.Single(foreign.StdErr.Trim().Split('\n'));
+    }
+}
