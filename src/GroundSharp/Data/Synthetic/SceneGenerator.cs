@@ -71,11 +71,18 @@ public static class SceneGenerator
         int occluded = -1;
         for (int i = 0; i < count; i++)
         {
-            var (shape, colour) = ChooseKind(rng, o, objects, mustBeHeldOut: o.HeldOut == HeldOutPolicy.Require && i == 0);
-            var size = rng.NextDouble() < o.LargeRate ? SizeClass.Large : SizeClass.Small;
-            var texture = Words.Textures[rng.Next(Words.Textures.Count)];
-            if (objects.Any(p => p.Shape == shape && p.Colour == colour && p.Size == size && p.Texture == texture))
-                texture = Words.Textures.First(t => objects.All(p => !(p.Shape == shape && p.Colour == colour && p.Size == size && p.Texture == t)));
+            ShapeKind shape;
+            SynthColour colour;
+            SizeClass size;
+            TextureKind texture;
+            // Redraw an exact twin of an earlier object: every object must be describable by its attributes.
+            do
+            {
+                (shape, colour) = ChooseKind(rng, o, objects, mustBeHeldOut: o.HeldOut == HeldOutPolicy.Require && i == 0);
+                size = rng.NextDouble() < o.LargeRate ? SizeClass.Large : SizeClass.Small;
+                texture = Words.Textures[rng.Next(Words.Textures.Count)];
+            }
+            while (objects.Any(p => p.Shape == shape && p.Colour == colour && p.Size == size && p.Texture == texture));
             var (minSide, maxSide) = SizeRules.SideRange(size, w, h);
             bool tryOcclusion = occlude && occluded < 0 && objects.Count > 0;
             SceneObject? placed = null;
