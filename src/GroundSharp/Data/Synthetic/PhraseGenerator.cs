@@ -22,13 +22,13 @@ public sealed record PhraseOptions(int MaxSpatial = 2, int MaxRelational = 2);
 /// </summary>
 public static class PhraseGenerator
 {
-    private enum Attribute { Colour, Size, Texture }
+    private enum AttributeKind { Colour, Size, Texture }
 
-    private static readonly Attribute[][] AttributeSubsets = BuildSubsets();
+    private static readonly AttributeKind[][] AttributeSubsets = BuildSubsets();
 
-    private static Attribute[][] BuildSubsets()
+    private static AttributeKind[][] BuildSubsets()
     {
-        var all = new[] { Attribute.Colour, Attribute.Size, Attribute.Texture };
+        var all = new[] { AttributeKind.Colour, AttributeKind.Size, AttributeKind.Texture };
         return Enumerable.Range(0, 8)
             .Select(mask => all.Where((_, bit) => (mask & (1 << bit)) != 0).ToArray())
             .OrderBy(s => s.Length).ToArray();
@@ -76,17 +76,17 @@ public static class PhraseGenerator
         return new AttributeExpression(Describe(scene.Objects[target], chosen));
     }
 
-    private static List<Attribute[]> UniqueDescriptions(Scene scene, int target, bool requireColour) =>
+    private static List<AttributeKind[]> UniqueDescriptions(Scene scene, int target, bool requireColour) =>
         AttributeSubsets
-            .Where(s => !requireColour || s.Contains(Attribute.Colour))
+            .Where(s => !requireColour || s.Contains(AttributeKind.Colour))
             .Where(s => PhraseResolver.Referent(scene, new AttributeExpression(Describe(scene.Objects[target], s))) == target)
             .ToList();
 
-    private static ObjectDescription Describe(SceneObject o, IReadOnlyCollection<Attribute> attributes) => new(
+    private static ObjectDescription Describe(SceneObject o, IReadOnlyCollection<AttributeKind> attributes) => new(
         o.Shape,
-        attributes.Contains(Attribute.Colour) ? o.Colour : null,
-        attributes.Contains(Attribute.Size) ? o.Size : null,
-        attributes.Contains(Attribute.Texture) ? o.Texture : null);
+        attributes.Contains(AttributeKind.Colour) ? o.Colour : null,
+        attributes.Contains(AttributeKind.Size) ? o.Size : null,
+        attributes.Contains(AttributeKind.Texture) ? o.Texture : null);
 
     // "the leftmost object" and "the <shape> on the left" for every extreme that is clear by the margin.
     private static List<ReferringExpression> SpatialOptions(Scene scene)
