@@ -23,6 +23,7 @@ public static class Program
         root.Subcommands.Add(PrepareVgCommand.Build());
         root.Subcommands.Add(ServeCommand.Build());
         root.Subcommands.Add(TrainCommand.Build());
+        root.Subcommands.Add(SynthCommand.Build());
         return root;
     }
 }

@@ -2,10 +2,10 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using GroundSharp.Data;
+using GroundSharp.Data.Synthetic;
 using GroundSharp.Eval;
 using GroundSharp.Explain;
 using GroundSharp.Models;
-using SkiaSharp;
 using Spectre.Console;
 
 namespace GroundSharp.Cli.Commands;
@@ -24,8 +24,6 @@ public static class DemoCommand
         cmd.SetAction(r => CliRunner.Run(() => Execute(r.GetValue(output)!, r.GetValue(seed))));
         return cmd;
     }
-
-    private sealed record Shape(string Colour, SKColor Paint, string Kind, Box Box);
 
     public static int Execute(string outDir, int seed)
     {
@@ -46,16 +44,16 @@ public static class DemoCommand
 
         for (int s = 0; s < 3; s++)
         {
-            var (image, shapes) = DrawScene(rng, 320, 240);
+            var (image, grounded) = DrawScene(rng, 320, 240);
             string scene = $"scene{s}";
             using (var bmp = image.ToSKBitmap()) HeatmapOverlay.SavePng(bmp, Path.Combine(outDir, scene + ".png"));
-            var phrases = shapes.Select(sh => $"the {sh.Colour} {sh.Kind}").ToList();
+            var phrases = grounded.Select(g => g.Text).ToList();
             var results = grounder.Ground(image, phrases);
             for (int i = 0; i < results.Count; i++)
             {
                 var r = results[i];
-                bool hit = PointingGame.IsHit(r.Point, new[] { shapes[i].Box });
-                table.Add(hit, "demo", new[] { shapes[i].Kind });
+                bool hit = PointingGame.IsHit(r.Point, new[] { grounded[i].Box });
+                table.Add(hit, "demo", new[] { Words.Of(grounded[i].Shape) });
                 string file = $"{scene}-{i}-{GroundCommand.Slug(r.Phrase)}.png";
                 using (var bmp = HeatmapOverlay.Render(image, r, label: r.Phrase)) HeatmapOverlay.SavePng(bmp, Path.Combine(outDir, file));
                 report.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| {scene} | {r.Phrase} | {r.Score:F3} | ({r.Point.X}, {r.Point.Y}) | {(hit ? "yes" : "no")} | ![]({file}) |"));
@@ -72,37 +70,18 @@ public static class DemoCommand
         return 0;
     }
 
-    private static (RgbImage Image, List<Shape> Shapes) DrawScene(Random rng, int w, int h)
+    /// <summary>
+    /// A scene of three objects from the synthetic benchmark's generator, with one attribute phrase per object
+    /// (unambiguous by construction) and its box.
+    /// </summary>
+    private static (RgbImage Image, List<GroundedPhrase> Phrases) DrawScene(Random rng, int w, int h)
     {
-        var palette = new (string, SKColor)[] { ("red", SKColors.Red), ("blue", SKColors.Blue), ("green", SKColors.Green), ("yellow", SKColors.Gold) };
-        var kinds = new[] { "circle", "square", "triangle" };
-        using var bmp = new SKBitmap(new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Opaque));
-        using var canvas = new SKCanvas(bmp);
-        canvas.Clear(new SKColor(235, 235, 225));
-        var shapes = new List<Shape>();
-        var colours = palette.OrderBy(_ => rng.Next()).Take(3).ToArray();
-        for (int i = 0; i < 3; i++)
-        {
-            int size = 50 + rng.Next(30);
-            int x = 10 + i * (w / 3) + rng.Next(Math.Max(1, w / 3 - size - 20));
-            int y = 10 + rng.Next(h - size - 20);
-            var (name, colour) = colours[i];
-            var kind = kinds[rng.Next(kinds.Length)];
-            using var paint = new SKPaint { Color = colour, IsAntialias = true, Style = SKPaintStyle.Fill };
-            switch (kind)
-            {
-                case "circle": canvas.DrawCircle(x + size / 2f, y + size / 2f, size / 2f, paint); break;
-                case "square": canvas.DrawRect(x, y, size, size, paint); break;
-                default:
-                    using (var path = new SKPath())
-                    {
-                        path.MoveTo(x + size / 2f, y); path.LineTo(x + size, y + size); path.LineTo(x, y + size); path.Close();
-                        canvas.DrawPath(path, paint);
-                    }
-                    break;
-            }
-            shapes.Add(new Shape(name, colour, kind, new Box(x, y, x + size, y + size)));
-        }
-        return (RgbImage.FromSKBitmap(bmp), shapes);
+        var scene = SceneGenerator.Generate(rng, new SceneGeneratorOptions { Width = w, Height = h, MinObjects = 3, MaxObjects = 3 });
+        var phrases = Enumerable.Range(0, scene.Objects.Count)
+            .Select(i => PhraseGenerator.AttributePhrase(scene, i, rng)
+                ?? throw new InvalidOperationException("the generator keeps objects distinguishable by their attributes"))
+            .Select((e, i) => new GroundedPhrase(e, i, scene.Objects[i].Shape, scene.Objects[i].Box))
+            .ToList();
+        return (SceneRenderer.Render(scene), phrases);
     }
 }
