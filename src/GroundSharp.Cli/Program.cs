@@ -24,6 +24,7 @@ public static class Program
         root.Subcommands.Add(ServeCommand.Build());
         root.Subcommands.Add(TrainCommand.Build());
         root.Subcommands.Add(SynthCommand.Build());
+        root.Subcommands.Add(ExperimentCommand.Build());
         return root;
     }
 }

@@ -154,7 +154,10 @@ public sealed class GroundingEvaluator(Grounder grounder, EvalOptions options)
         if (current is not null) yield return current;
     }
 
-    /// <summary>Items from a GroundingSample JSON-lines file (samples with a box; <c>source</c> as the category).</summary>
+    /// <summary>
+    /// Items from a GroundingSample JSON-lines file (samples with a box). <c>source</c> gives the categories,
+    /// several separated by '/' as in Flickr30k Entities ("relational/star" counts under both).
+    /// </summary>
     public static IEnumerable<GroundingEvalItem> FromSampleFile(string path, string split, string? imageRoot = null)
     {
         int line = 0;
@@ -164,7 +167,7 @@ public sealed class GroundingEvaluator(Grounder grounder, EvalOptions options)
             line++;
             if (s.Box is not { } box) continue;
             if (size.Path != s.ImagePath) { var (w, h) = ImageLoader.ReadSize(s.ImagePath); size = (s.ImagePath, w, h); }
-            yield return new GroundingEvalItem(s.ImagePath, s.Text, split, s.Source is null ? Array.Empty<string>() : new[] { s.Source },
+            yield return new GroundingEvalItem(s.ImagePath, s.Text, split, s.Source is null ? Array.Empty<string>() : s.Source.Split('/', StringSplitOptions.RemoveEmptyEntries),
                 new[] { box }, size.Width, size.Height, QueryId: $"{path}:{line}");
         }
     }

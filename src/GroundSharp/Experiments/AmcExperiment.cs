@@ -1,0 +1,266 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using GroundSharp.Data;
+using GroundSharp.Data.Synthetic;
+using GroundSharp.Eval;
+using GroundSharp.Explain;
+using GroundSharp.Losses;
+using GroundSharp.Models;
+using GroundSharp.Training;
+using SkiaSharp;
+
+namespace GroundSharp.Experiments;
+
+/// <summary>Knobs of <see cref="AmcExperiment"/>; the defaults are the documented run (docs/experiment-amc.md).</summary>
+public sealed record AmcExperimentOptions
+{
+    public required string OutDir { get; init; }
+    public int Seed { get; init; } = 1;
+    public SynthBenchmarkOptions Data { get; init; } = new() { Seed = 1, Pretrain = 1500, Boxes = 600, Val = 100, Test = 100, TestCompositional = 100 };
+    public AlbefConfig Model { get; init; } = SmallModel;
+    public int BatchSize { get; init; } = 24;
+    public int PretrainSteps { get; init; } = 800;
+    public double PretrainLr { get; init; } = 3e-4;
+    public int FinetuneSteps { get; init; } = 300;
+    public double FinetuneLr { get; init; } = 1e-4;
+    /// <summary>Evaluate at most this many phrases per split (null = all).</summary>
+    public int? EvalLimit { get; init; }
+    /// <summary>The AMC variants to fine-tune (the paper's Table 6 rows); a control without AMC always runs.</summary>
+    public IReadOnlyList<AmcVariant> Variants { get; init; } = new[] { AmcVariant.MeanAndMax, AmcVariant.MeanOnly, AmcVariant.MaxOnly, AmcVariant.CosineDistance };
+
+    /// <summary>A small ALBEF for CPU runs: 128 px images (8×8 patch grid), ViT 4×128, BERT 4×128 with fusion from layer 2.</summary>
+    public static AlbefConfig SmallModel => new()
+    {
+        ImageRes = 128, PatchSize = 16, VisionWidth = 128, VisionDepth = 4, VisionHeads = 4, EmbedDim = 64,
+        QueueSize = 1536, MaxWords = 30,
+        Bert = new BertConfig { HiddenSize = 128, NumHiddenLayers = 4, FusionLayer = 2, NumAttentionHeads = 4, IntermediateSize = 512, MaxPositionEmbeddings = 64, EncoderWidth = 128 },
+    };
+
+    /// <summary>Minutes instead of an hour: for a smoke test of the whole pipeline (numbers are not meaningful).</summary>
+    public static AmcExperimentOptions Quick(string outDir, int seed = 1) => new()
+    {
+        OutDir = outDir, Seed = seed,
+        Data = SynthBenchmarkOptions.Tiny(seed),
+        Model = SmallModel with { ImageRes = 64, VisionDepth = 1, QueueSize = 64, Bert = SmallModel.Bert with { NumHiddenLayers = 3, FusionLayer = 1 } },
+        BatchSize = 4, PretrainSteps = 3, FinetuneSteps = 2, EvalLimit = 6,
+        Variants = new[] { AmcVariant.MeanAndMax, AmcVariant.CosineDistance },
+    };
+}
+
+/// <summary>One row of the results: a model and its pointing accuracy per evaluation split.</summary>
+public sealed record AmcExperimentRow(string Name, string Description, string Checkpoint, IReadOnlyDictionary<string, EvalReport> Splits);
+
+/// <summary>
+/// The AMC paper's story in miniature, on the synthetic benchmark, deterministic and on CPU: (a) pre-train a
+/// small ALBEF from scratch with ITC+ITM+MLM on captions and evaluate its GradCAM pointing accuracy (the
+/// baseline); (b) continue on the box split with AMC, for each loss variant, and — as a control — with the
+/// same data and steps but without AMC; evaluate each. Stages already done (their results file exists) are reused.
+/// </summary>
+public sealed class AmcExperiment(AmcExperimentOptions options, ITrainingReporter reporter, Action<string> log)
+{
+    public const string ResultsFile = "results.json";
+
+    public string DataDir => Path.Combine(options.OutDir, "data");
+
+    public IReadOnlyList<AmcExperimentRow> Run()
+    {
+        var sw = Stopwatch.StartNew();
+        Directory.CreateDirectory(options.OutDir);
+        PrepareData();
+        var rows = new List<AmcExperimentRow>();
+
+        var pretrain = TrainStage("pretrain", "gALBEF baseline: ITC+ITM+MLM on captions, from scratch", new[] { "pretrain.jsonl" },
+            options.PretrainSteps, options.PretrainLr, amc: null, init: null);
+        rows.Add(pretrain);
+        rows.Add(TrainStage("finetune-control", "+ box split, ITC+ITM+MLM, no AMC (control)", new[] { "boxes.jsonl" },
+            options.FinetuneSteps, options.FinetuneLr, amc: null, init: pretrain.Checkpoint));
+        foreach (var variant in options.Variants)
+            rows.Add(TrainStage("finetune-" + VariantName(variant), $"+ box split, ITC+ITM+MLM + AMC ({Describe(variant)})", new[] { "boxes.jsonl" },
+                options.FinetuneSteps, options.FinetuneLr, amc: new AmcLossOptions { Variant = variant }, init: pretrain.Checkpoint));
+
+        WriteResults(rows, sw.Elapsed);
+        var amcRow = rows.FirstOrDefault(r => r.Name == "finetune-mean-and-max") ?? rows[^1];
+        WriteFigure(rows[0], amcRow, Path.Combine(options.OutDir, "heatmaps-before-after.png"));
+        log($"done in {sw.Elapsed.TotalMinutes:F1} min: {Path.Combine(options.OutDir, "results.md")}");
+        return rows;
+    }
+
+    private void PrepareData()
+    {
+        var marker = Path.Combine(DataDir, "synth.json");
+        var data = options.Data with { Seed = options.Seed };
+        if (File.Exists(marker) && SameData(marker, data)) { log($"reusing the synthetic benchmark in {DataDir}"); return; }
+        log($"generating the synthetic benchmark (seed {options.Seed}) in {DataDir}");
+        SynthBenchmark.Write(data, DataDir, m => log(m));
+    }
+
+    private static bool SameData(string marker, SynthBenchmarkOptions data)
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(marker));
+        var root = doc.RootElement;
+        if (!root.TryGetProperty("seed", out var s) || s.GetInt32() != data.Seed || !root.TryGetProperty("knobs", out var knobs)) return false;
+        return SynthSplits.All.All(split => knobs.TryGetProperty(split, out var n) && n.GetInt32() == data.Count(split))
+            && knobs.TryGetProperty("width", out var w) && w.GetInt32() == data.Scenes.Width
+            && knobs.TryGetProperty("height", out var h) && h.GetInt32() == data.Scenes.Height;
+    }
+
+    private AmcExperimentRow TrainStage(string name, string description, string[] files, int steps, double lr, AmcLossOptions? amc, string? init)
+    {
+        var dir = Path.Combine(options.OutDir, "runs", name);
+        var resultPath = Path.Combine(dir, "stage.json");
+        if (File.Exists(resultPath))
+        {
+            var cached = JsonSerializer.Deserialize<AmcExperimentRow>(File.ReadAllText(resultPath), EvalReport.Json);
+            if (cached is not null && File.Exists(cached.Checkpoint)) { log($"{name}: reusing {resultPath}"); return cached; }
+        }
+        log($"{name}: {description} — {steps} steps");
+        var config = new TrainConfig
+        {
+            Model = options.Model,
+            ModelSource = "experiment amc",
+            DataFiles = files.Select(f => Path.Combine(DataDir, f)).ToList(),
+            BatchSize = options.BatchSize,
+            MaxSteps = steps,
+            Epochs = 1000,
+            Lr = lr,
+            MinLr = lr / 10,
+            WarmupSteps = Math.Max(1, steps / 10),
+            GradClip = 5.0,
+            Seed = options.Seed,
+            CheckpointEvery = Math.Max(50, steps / 2),
+            LogEvery = 1,
+            OutputDir = dir,
+            Objectives = new ObjectiveSwitches { Amc = amc is not null },
+            Amc = amc ?? new AmcLossOptions(),
+            PrefetchBatches = 4,
+        };
+        var trainer = new Trainer(config, reporter);
+        var checkpointDir = Path.Combine(dir, "checkpoints");
+        bool resume = Directory.Exists(checkpointDir) && Directory.EnumerateDirectories(checkpointDir, "step-*").Any();
+        var result = trainer.Run(resume ? new TrainStart { ResumeFrom = dir } : new TrainStart { InitCheckpoint = init });
+        var checkpoint = Path.Combine(result.LastCheckpoint ?? throw new InvalidOperationException($"{name}: training wrote no checkpoint"), TrainingCheckpoint.ModelFile);
+
+        var splits = Evaluate(name, checkpoint);
+        var row = new AmcExperimentRow(name, description, checkpoint, splits);
+        File.WriteAllText(resultPath + ".tmp", JsonSerializer.Serialize(row, EvalReport.Json));
+        File.Move(resultPath + ".tmp", resultPath, overwrite: true);
+        return row;
+    }
+
+    private Dictionary<string, EvalReport> Evaluate(string name, string checkpoint)
+    {
+        var loaded = AlbefLoader.Load(checkpoint);
+        using var model = loaded.Model;
+        var grounder = new Grounder(model, AlbefTokenizer.Default);
+        var evaluator = new GroundingEvaluator(grounder, new EvalOptions { Limit = options.EvalLimit });
+        var splits = new Dictionary<string, EvalReport>();
+        foreach (var split in SynthSplits.Evaluation)
+        {
+            var items = GroundingEvaluator.FromSampleFile(Path.Combine(DataDir, split + ".jsonl"), split);
+            var report = evaluator.Run(items, "synth", split, name);
+            splits[split] = report;
+            log($"{name} / {split}: pointing {Percent(report.Pointing.Overall.Accuracy)} ({report.Pointing.Overall.Hits}/{report.Pointing.Overall.Total})");
+        }
+        return splits;
+    }
+
+    private void WriteResults(IReadOnlyList<AmcExperimentRow> rows, TimeSpan elapsed)
+    {
+        var json = Path.Combine(options.OutDir, ResultsFile);
+        File.WriteAllText(json + ".tmp", JsonSerializer.Serialize(new { options = Describe(), rows }, EvalReport.Json));
+        File.Move(json + ".tmp", json, overwrite: true);
+        var md = Path.Combine(options.OutDir, "results.md");
+        File.WriteAllText(md + ".tmp", ToMarkdown(rows, elapsed));
+        File.Move(md + ".tmp", md, overwrite: true);
+    }
+
+    private object Describe() => new
+    {
+        seed = options.Seed,
+        data = new { pretrain = options.Data.Pretrain, boxes = options.Data.Boxes, val = options.Data.Val, test = options.Data.Test, test_compositional = options.Data.TestCompositional },
+        model = JsonDocument.Parse(options.Model.ToJson()).RootElement,
+        batch_size = options.BatchSize,
+        pretrain = new { steps = options.PretrainSteps, lr = options.PretrainLr },
+        finetune = new { steps = options.FinetuneSteps, lr = options.FinetuneLr },
+        eval_limit = options.EvalLimit,
+    };
+
+    /// <summary>The results table: pointing accuracy per split, then per phrase type on the test split.</summary>
+    public static string ToMarkdown(IReadOnlyList<AmcExperimentRow> rows, TimeSpan? elapsed = null)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine("Pointing accuracy (%) of GradCAM grounding on the synthetic benchmark:").AppendLine();
+        sb.AppendLine("| model | val | test | test-compositional |").AppendLine("|---|---|---|---|");
+        foreach (var r in rows)
+            sb.AppendLine($"| {r.Description} | " + string.Join(" | ", SynthSplits.Evaluation.Select(s => r.Splits.TryGetValue(s, out var e) ? Percent(e.Pointing.Overall.Accuracy) : "–")) + " |");
+        var types = new[] { "attribute", "spatial", "relational" };
+        sb.AppendLine().AppendLine("By phrase type, test split:").AppendLine();
+        sb.AppendLine("| model | " + string.Join(" | ", types) + " |").AppendLine("|---|" + string.Concat(types.Select(_ => "---|")));
+        foreach (var r in rows)
+        {
+            if (!r.Splits.TryGetValue(SynthSplits.Test, out var test)) continue;
+            sb.AppendLine($"| {r.Name} | " + string.Join(" | ", types.Select(t => test.Pointing.Categories.FirstOrDefault(c => c.Name == t) is { } c ? $"{Percent(c.Accuracy)} ({c.Total})" : "–")) + " |");
+        }
+        if (elapsed is { } e) sb.AppendLine().AppendLine(string.Create(CultureInfo.InvariantCulture, $"Wall time: {e.TotalMinutes:F1} min."));
+        return sb.ToString();
+    }
+
+    /// <summary>Heatmaps of the same test phrases before (baseline) and after AMC, side by side.</summary>
+    private void WriteFigure(AmcExperimentRow before, AmcExperimentRow after, string path)
+    {
+        var items = GroundingEvaluator.FromSampleFile(Path.Combine(DataDir, SynthSplits.Test + ".jsonl"), SynthSplits.Test)
+            .GroupBy(i => i.ImagePath).Take(4).Select(g => g.First()).ToList();
+        if (items.Count == 0) return;
+        var columns = new[] { before, after };
+        var tiles = new List<SKBitmap[]>();
+        foreach (var row in columns)
+        {
+            var loaded = AlbefLoader.Load(row.Checkpoint);
+            using var model = loaded.Model;
+            var grounder = new Grounder(model, AlbefTokenizer.Default);
+            tiles.Add(items.Select(it =>
+            {
+                var image = ImageLoader.Load(it.ImagePath);
+                var result = grounder.Ground(image, new[] { it.Text })[0];
+                return HeatmapOverlay.Render(image, result, label: it.Text);
+            }).ToArray());
+        }
+        int tw = tiles[0][0].Width, th = tiles[0][0].Height, header = 24;
+        using var canvasBitmap = new SKBitmap(tw * columns.Length, header + th * items.Count);
+        using (var canvas = new SKCanvas(canvasBitmap))
+        {
+            canvas.Clear(SKColors.White);
+            using var font = new SKFont(SKTypeface.Default, 14);
+            using var paint = new SKPaint { Color = SKColors.Black, IsAntialias = true };
+            for (int c = 0; c < columns.Length; c++)
+            {
+                canvas.DrawText(c == 0 ? "before: baseline" : "after: + AMC", c * tw + 6, 17, SKTextAlign.Left, font, paint);
+                for (int r = 0; r < items.Count; r++) canvas.DrawBitmap(tiles[c][r], c * tw, header + r * th);
+            }
+        }
+        HeatmapOverlay.SavePng(canvasBitmap, path);
+        foreach (var t in tiles.SelectMany(x => x)) t.Dispose();
+    }
+
+    public static string VariantName(AmcVariant v) => v switch
+    {
+        AmcVariant.MeanAndMax => "mean-and-max",
+        AmcVariant.MeanOnly => "mean-only",
+        AmcVariant.MaxOnly => "max-only",
+        AmcVariant.CosineDistance => "cosine",
+        _ => v.ToString(),
+    };
+
+    private static string Describe(AmcVariant v) => v switch
+    {
+        AmcVariant.MeanAndMax => "L_mean + L_max",
+        AmcVariant.MeanOnly => "L_mean only",
+        AmcVariant.MaxOnly => "L_max only",
+        AmcVariant.CosineDistance => "cosine distance",
+        _ => v.ToString(),
+    };
+
+    private static string Percent(double? a) => a is { } v ? (100 * v).ToString("F1", CultureInfo.InvariantCulture) : "–";
+}
