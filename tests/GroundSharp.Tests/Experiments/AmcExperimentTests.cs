@@ -1,0 +1,40 @@
+using System.Text.Json;
+using GroundSharp.Tests.Cli;
+using Xunit;
+
+namespace GroundSharp.Tests.Experiments;
+
+[Trait("Category", "EndToEnd")]
+public class AmcExperimentTests
+{
+    [Fact]
+    public void QuickExperimentRunsEveryStageWritesResultsAndContinuesFromItsFolder()
+    {
+        var dir = CliProcess.TempDir();
+        var r = CliProcess.Run("experiment", "amc", "--quick", "--out", dir);
+        Assert.True(r.ExitCode == 0, r.StdErr + r.StdOut);
+        foreach (var stage in new[] { "pretrain", "finetune-control", "finetune-mean-and-max", "finetune-cosine" })
+            Assert.True(File.Exists(Path.Combine(dir, "runs", stage, "stage.json")), stage);
+        var md = File.ReadAllText(Path.Combine(dir, "results.md"));
+        Assert.Contains("| model | val | test | test-compositional |", md);
+        Assert.Contains("AMC (L_mean + L_max)", md);
+        Assert.True(File.Exists(Path.Combine(dir, "heatmaps-before-after.png")));
+        using var results = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "results.json")));
+        Assert.Equal(4, results.RootElement.GetProperty("rows").GetArrayLength());
+
+        // A second run reuses the data and every finished stage.
+        var again = CliProcess.Run("experiment", "amc", "--quick", "--out", dir);
+        Assert.True(again.ExitCode == 0, again.StdErr + again.StdOut);
+        Assert.Contains("reusing the synthetic benchmark", again.StdOut);
+        Assert.Contains("pretrain: reusing", again.StdOut);
+        Assert.DoesNotContain("steps 1..", again.StdOut);
+    }
+
+    [Fact]
+    public void BadKnobsAreOneErrorLine()
+    {
+        var r = CliProcess.Run("experiment", "amc", "--quick", "--pretrain-steps", "0", "--out", CliProcess.TempDir());
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("error: --pretrain-steps must be > 0", r.StdErr);
+    }
+}
