@@ -155,21 +155,11 @@ public sealed class GroundingServer : IAsyncDisposable
                     step.Restart();
                     string heatmap = "data:image/png;base64," + Convert.ToBase64String(display.HeatmapPng(r));
                     string overlayId = _overlays.Add(display.OverlayPng(r));
-                    phrases.Add(new
-                    {
-                        phrase = r.Phrase,
-                        cleanedPhrase = r.CleanedPhrase,
-                        gridSize = new[] { r.GridHeight, r.GridWidth },
-                        gridMap = r.GridMap,
-                        point = new[] { r.Point.X, r.Point.Y },
-                        box = new[] { r.Box.X1, r.Box.Y1, r.Box.X2, r.Box.Y2 },
-                        score = r.Score,
-                        tokens = r.TokenCount,
-                        warnings = r.Warnings,
-                        heatmapPng = heatmap,
-                        overlayUrl = "/api/overlay/" + overlayId,
-                        timing = new { inferenceMs, renderMs = step.Elapsed.TotalMilliseconds },
-                    });
+                    var entry = GroundingResultJson.Fields(r);
+                    entry["heatmapPng"] = heatmap;
+                    entry["overlayUrl"] = "/api/overlay/" + overlayId;
+                    entry["timing"] = new { inferenceMs, renderMs = step.Elapsed.TotalMilliseconds };
+                    phrases.Add(entry);
                 }
                 return Results.Json(new
                 {

@@ -60,19 +60,9 @@ public static class GroundCommand
             files.Add(file);
             using (var bmp = HeatmapOverlay.Render(img, r, label: r.Phrase))
                 HeatmapOverlay.SavePng(bmp, Path.Combine(outDir, file));
-            entries.Add(new
-            {
-                phrase = r.Phrase,
-                cleaned = r.CleanedPhrase,
-                gridSize = new[] { r.GridHeight, r.GridWidth },
-                gridMap = r.GridMap,
-                point = new[] { r.Point.X, r.Point.Y },
-                box = new[] { r.Box.X1, r.Box.Y1, r.Box.X2, r.Box.Y2 },
-                score = r.Score,
-                tokens = r.TokenCount,
-                overlay = file,
-                warnings = r.Warnings,
-            });
+            var entry = GroundingResultJson.Fields(r);
+            entry["overlay"] = file;
+            entries.Add(entry);
         }
         var doc = new
         {

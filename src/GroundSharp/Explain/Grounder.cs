@@ -31,6 +31,24 @@ public sealed record GroundingResult
     public IReadOnlyList<string> Warnings { get; init; } = Array.Empty<string>();
 }
 
+/// <summary>The JSON fields of a <see cref="GroundingResult"/> shared by the CLI's results.json and the web API.</summary>
+public static class GroundingResultJson
+{
+    /// <summary>phrase, cleanedPhrase, gridSize, gridMap (raw, row-major), point, box (x2/y2 exclusive), score, tokens, warnings; callers add their own keys.</summary>
+    public static Dictionary<string, object?> Fields(GroundingResult r) => new()
+    {
+        ["phrase"] = r.Phrase,
+        ["cleanedPhrase"] = r.CleanedPhrase,
+        ["gridSize"] = new[] { r.GridHeight, r.GridWidth },
+        ["gridMap"] = r.GridMap,
+        ["point"] = new[] { r.Point.X, r.Point.Y },
+        ["box"] = new[] { r.Box.X1, r.Box.Y1, r.Box.X2, r.Box.Y2 },
+        ["score"] = r.Score,
+        ["tokens"] = r.TokenCount,
+        ["warnings"] = r.Warnings,
+    };
+}
+
 public sealed record GrounderOptions
 {
     /// <summary>BERT layer whose cross-attention is explained; null = the config's GradCAM layer.</summary>

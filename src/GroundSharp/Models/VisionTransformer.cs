@@ -43,14 +43,14 @@ public sealed class VitBlock : nn.Module
     public readonly LayerNorm norm1;
     public readonly VitAttention attn;
     public readonly LayerNorm norm2;
-    public readonly VitMlp mlp;
+    public readonly GeluMlp mlp;
 
     public VitBlock(int dim, int heads, double mlpRatio) : base(nameof(VitBlock))
     {
         norm1 = nn.LayerNorm(dim, eps: 1e-6);
         attn = new VitAttention(dim, heads);
         norm2 = nn.LayerNorm(dim, eps: 1e-6);
-        mlp = new VitMlp(dim, (int)(dim * mlpRatio));
+        mlp = new GeluMlp(dim, (int)(dim * mlpRatio));
         RegisterComponents();
     }
 
@@ -63,12 +63,13 @@ public sealed class VitBlock : nn.Module
     }
 }
 
-public sealed class VitMlp : nn.Module
+/// <summary>fc1 → exact GELU → fc2: the ViT block's MLP, also the feed-forward block of the REC modules.</summary>
+public sealed class GeluMlp : nn.Module
 {
     public readonly Linear fc1;
     public readonly Linear fc2;
 
-    public VitMlp(int dim, int hidden) : base(nameof(VitMlp))
+    public GeluMlp(int dim, int hidden) : base(nameof(GeluMlp))
     {
         fc1 = nn.Linear(dim, hidden);
         fc2 = nn.Linear(hidden, dim);

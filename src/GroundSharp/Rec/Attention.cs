@@ -48,22 +48,3 @@ public sealed class MultiHeadAttention : nn.Module
     }
 }
 
-/// <summary>Two linear layers with a GELU between them (the paper's feed-forward block).</summary>
-public sealed class FeedForward : nn.Module
-{
-    public readonly Linear fc1;
-    public readonly Linear fc2;
-
-    public FeedForward(int dim, int hidden) : base(nameof(FeedForward))
-    {
-        fc1 = nn.Linear(dim, hidden);
-        fc2 = nn.Linear(hidden, dim);
-        RegisterComponents();
-    }
-
-    public Tensor Forward(Tensor x)
-    {
-        using var h = F.gelu(fc1.forward(x));
-        return fc2.forward(h);
-    }
-}

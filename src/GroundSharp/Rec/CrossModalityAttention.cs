@@ -1,3 +1,4 @@
+using GroundSharp.Models;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -24,7 +25,7 @@ public sealed class CmaLayer : nn.Module
     public readonly MultiHeadAttention self_attn;
     public readonly Parameter attn_gate;
     public readonly LayerNorm ffn_norm;
-    public readonly FeedForward ffn;
+    public readonly GeluMlp ffn;
     public readonly Parameter ffn_gate;
     public readonly Linear film_gamma;
     public readonly Linear film_beta;
@@ -38,7 +39,7 @@ public sealed class CmaLayer : nn.Module
         self_attn = new MultiHeadAttention(dim, heads);
         attn_gate = new Parameter(zeros(1));
         ffn_norm = nn.LayerNorm(dim);
-        ffn = new FeedForward(dim, ffnHidden);
+        ffn = new GeluMlp(dim, ffnHidden);
         ffn_gate = new Parameter(zeros(1));
         film_gamma = nn.Linear(textDim, dim);
         film_beta = nn.Linear(textDim, dim);

@@ -1,3 +1,4 @@
+using GroundSharp.Models;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -39,14 +40,14 @@ public sealed class TextSelfAttentionLayer : nn.Module
 {
     public readonly MultiHeadAttention attention;
     public readonly LayerNorm norm1;
-    public readonly FeedForward ffn;
+    public readonly GeluMlp ffn;
     public readonly LayerNorm norm2;
 
     public TextSelfAttentionLayer(int dim, int heads) : base(nameof(TextSelfAttentionLayer))
     {
         attention = new MultiHeadAttention(dim, heads);
         norm1 = nn.LayerNorm(dim);
-        ffn = new FeedForward(dim, 4 * dim);
+        ffn = new GeluMlp(dim, 4 * dim);
         norm2 = nn.LayerNorm(dim);
         RegisterComponents();
     }
