@@ -7,7 +7,7 @@ namespace GroundSharp.Web;
 /// <summary>The model a server grounds with, its tokenizer, and what to tell users about it.</summary>
 public sealed class ServedModel : IDisposable
 {
-    public const string UntrainedNotice = "untrained demo model: heatmaps are not meaningful";
+    public const string UntrainedNotice = ResolvedModel.UntrainedNotice;
 
     public ServedModel(AlbefModel model, AlbefTokenizer tokenizer, string checkpoint, string configSource, bool isUntrainedDemo)
     {
@@ -32,38 +32,13 @@ public sealed class ServedModel : IDisposable
 /// <summary>Chooses what <c>groundsharp serve</c> serves.</summary>
 public static class ServedModels
 {
-    /// <summary>Seed of the untrained demo model's weights, so that its (meaningless) heatmaps repeat.</summary>
-    public const int DemoSeed = 7;
+    /// <summary>The checkpoint given, else the shipped default model, else the untrained demo model (see <see cref="ResolvedModel"/>).</summary>
+    public static ServedModel Load(string? checkpoint, string? configPath, string? vocabPath, string device) =>
+        From(ResolvedModel.Resolve(checkpoint, configPath, vocabPath, device));
 
-    public static AlbefConfig DemoConfig => AlbefConfig.Tiny;
+    /// <summary>The seeded random tiny model, whatever ships (tests use it for repeatable pages).</summary>
+    public static ServedModel UntrainedDemo(string? vocabPath = null, string device = "cpu") =>
+        From(ResolvedModel.Untrained(vocabPath is null ? AlbefTokenizer.Default : AlbefTokenizer.FromVocab(vocabPath), device));
 
-    /// <summary>The checkpoint given, or the built-in default when there is none.</summary>
-    public static ServedModel Load(string? checkpoint, string? configPath, string? vocabPath, string device)
-    {
-        if (checkpoint is null)
-        {
-            if (configPath is not null) throw new GroundSharpException("--config needs --checkpoint (the built-in model has its own config)");
-            return BuiltInDefault(vocabPath, device);
-        }
-        var tokenizer = vocabPath is null ? AlbefTokenizer.Default : AlbefTokenizer.FromVocab(vocabPath);
-        var loaded = AlbefLoader.Load(checkpoint, configPath, device);
-        return new ServedModel(loaded.Model, tokenizer, checkpoint, loaded.ConfigSource, isUntrainedDemo: false);
-    }
-
-    /// <summary>
-    /// What serves when no --checkpoint is given. No trained model ships yet, so this is the seeded random demo
-    /// model; when an embedded trained model exists, returning it here is the only change needed.
-    /// </summary>
-    public static ServedModel BuiltInDefault(string? vocabPath, string device) => UntrainedDemo(vocabPath, device);
-
-    public static ServedModel UntrainedDemo(string? vocabPath = null, string device = "cpu")
-    {
-        var tokenizer = vocabPath is null ? AlbefTokenizer.Default : AlbefTokenizer.FromVocab(vocabPath);
-        var dev = AlbefLoader.ResolveDevice(device);
-        var model = new AlbefModel(DemoConfig, seed: DemoSeed);
-        model.eval();
-        if (dev.type != DeviceType.CPU) model.to(dev);
-        return new ServedModel(model, tokenizer, $"built-in untrained demo model (tiny ALBEF, random weights, seed {DemoSeed})",
-                               "built-in tiny config", isUntrainedDemo: true);
-    }
+    private static ServedModel From(ResolvedModel r) => new(r.Model, r.Tokenizer, r.Source, r.ConfigSource, isUntrainedDemo: r.IsUntrained);
 }

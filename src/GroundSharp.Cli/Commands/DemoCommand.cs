@@ -28,18 +28,25 @@ public static class DemoCommand
     public static int Execute(string outDir, int seed)
     {
         TorchRuntime.EnsureLoaded();
-        AnsiConsole.MarkupLine("[yellow bold]NOTE:[/] [yellow]no trained model ships with GroundSharp yet. This demo uses a tiny, randomly " +
-                               "initialised ALBEF, so its heatmaps are NOT meaningful and its accuracy is at chance level. It shows " +
-                               "the pipeline (decode → preprocess → tokenize → ViT/BERT → GradCAM → point/box → overlay) working end to end.[/]");
-        var cfg = AlbefConfig.Tiny;
-        using var model = new AlbefModel(cfg, seed: seed);
-        var grounder = new Grounder(model, AlbefTokenizer.Default);
+        var resolved = ResolvedModel.Resolve(null, null, null, "cpu");
+        using var model = resolved.Model;
+        if (resolved.IsUntrained)
+            AnsiConsole.MarkupLine("[yellow bold]NOTE:[/] [yellow]this build ships no trained model. This demo uses a tiny, randomly " +
+                                   "initialised ALBEF, so its heatmaps are NOT meaningful and its accuracy is at chance level. It shows " +
+                                   "the pipeline (decode → preprocess → tokenize → ViT/BERT → GradCAM → point/box → overlay) working end to end.[/]");
+        else
+            AnsiConsole.MarkupLine($"model: {CliRunner.Esc(resolved.Source)} — a small ALBEF trained with AMC on the synthetic benchmark " +
+                                   $"(provenance: {CliRunner.Esc(Path.Combine(DefaultModel.Folder, "PROVENANCE.md"))})");
+        var grounder = new Grounder(model, resolved.Tokenizer);
+        string chance = resolved.IsUntrained ? " (random weights: chance level)" : "";
         Directory.CreateDirectory(outDir);
         var rng = new Random(seed);
         var table = new AccuracyTable();
         var report = new StringBuilder();
         report.AppendLine("# GroundSharp demo").AppendLine();
-        report.AppendLine("Model: tiny ALBEF with **random weights** (no trained model ships yet): heatmaps are not meaningful.").AppendLine();
+        report.AppendLine(resolved.IsUntrained
+            ? "Model: tiny ALBEF with **random weights** (this build ships no trained model): heatmaps are not meaningful."
+            : $"Model: {resolved.Source}, a small ALBEF trained with AMC on the synthetic benchmark (see PROVENANCE.md beside it).").AppendLine();
         report.AppendLine("| scene | phrase | match p | point | hit | overlay |").AppendLine("|---|---|---|---|---|---|");
 
         for (int s = 0; s < 3; s++)
@@ -60,12 +67,12 @@ public static class DemoCommand
             }
         }
         var acc = table.Overall;
-        report.AppendLine().AppendLine(string.Create(CultureInfo.InvariantCulture, $"Pointing accuracy: {acc.Hits}/{acc.Total} = {acc.Accuracy:P1} (random weights: chance level)."));
+        report.AppendLine().AppendLine(string.Create(CultureInfo.InvariantCulture, $"Pointing accuracy: {acc.Hits}/{acc.Total} = {acc.Accuracy:P1}{chance}."));
         report.AppendLine().AppendLine(table.ToMarkdown());
         var reportPath = Path.Combine(outDir, "report.md");
         File.WriteAllText(reportPath + ".tmp", report.ToString());
         File.Move(reportPath + ".tmp", reportPath, overwrite: true);
-        AnsiConsole.MarkupLine(string.Create(CultureInfo.InvariantCulture, $"pointing accuracy: [bold]{acc.Hits}/{acc.Total} = {acc.Accuracy:P1}[/] (random weights: chance level)"));
+        AnsiConsole.MarkupLine(string.Create(CultureInfo.InvariantCulture, $"pointing accuracy: [bold]{acc.Hits}/{acc.Total} = {acc.Accuracy:P1}[/]{chance}"));
         AnsiConsole.MarkupLine($"wrote overlays and [bold]{CliRunner.Esc(reportPath)}[/]");
         return 0;
     }

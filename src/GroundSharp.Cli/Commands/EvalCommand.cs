@@ -97,18 +97,14 @@ public static class EvalCommand
     {
         var (shardIndex, shardCount) = ParseShard(shardText);
         var fmt = DetectFormat(data, format);
-        if (checkpoint is null)
-            throw new GroundSharpException("--checkpoint is required (no trained default model ships yet)");
-        var loaded = AlbefLoader.Load(checkpoint, configPath, device);
-        Console.Error.WriteLine(loaded.Report.Summary(checkpoint));
-        var tokenizer = vocabPath is null ? AlbefTokenizer.Default : AlbefTokenizer.FromVocab(vocabPath);
-        var grounder = new Grounder(loaded.Model, tokenizer, new GrounderOptions { Layer = layer });
+        var model = CliModels.Resolve(checkpoint, configPath, vocabPath, device);
+        var grounder = new Grounder(model.Model, model.Tokenizer, new GrounderOptions { Layer = layer });
         var evaluator = new GroundingEvaluator(grounder, new EvalOptions
         {
             ShardIndex = shardIndex, ShardCount = shardCount, UseProposals = proposals, Limit = limit,
         });
         var items = ReadItems(data, split, fmt, imageRoot, proposals);
-        var report = RunWithProgress(evaluator, items, $"{fmt}:{Path.GetFileName(Path.TrimEndingDirectorySeparator(data))}", split, checkpoint);
+        var report = RunWithProgress(evaluator, items, $"{fmt}:{Path.GetFileName(Path.TrimEndingDirectorySeparator(data))}", split, model.Source);
         Write(report, outDir, shardCount > 1 ? $"report-shard{shardIndex}of{shardCount}" : "report");
         return 0;
     }

@@ -37,14 +37,9 @@ public static class GroundCommand
         if (phrases.Count == 0) throw new GroundSharpException("give at least one --text phrase");
         foreach (var p in phrases)
             if (string.IsNullOrWhiteSpace(p)) throw new GroundSharpException("an empty --text phrase was given");
-        if (checkpoint is null)
-            throw new GroundSharpException("--checkpoint is required (no trained default model ships yet; 'groundsharp demo' runs without one)");
-
         var img = ImageLoader.Load(imagePath);
-        var tokenizer = vocabPath is null ? AlbefTokenizer.Default : AlbefTokenizer.FromVocab(vocabPath);
-        var loaded = AlbefLoader.Load(checkpoint, configPath, device);
-        Console.Error.WriteLine(loaded.Report.Summary(checkpoint));
-        var grounder = new Grounder(loaded.Model, tokenizer, new GrounderOptions { Layer = layer });
+        var model = CliModels.Resolve(checkpoint, configPath, vocabPath, device);
+        var grounder = new Grounder(model.Model, model.Tokenizer, new GrounderOptions { Layer = layer });
 
         var results = grounder.Ground(img, phrases);
         foreach (var r in results)
@@ -67,8 +62,8 @@ public static class GroundCommand
         var doc = new
         {
             image = new { path = imagePath, width = img.Width, height = img.Height },
-            checkpoint,
-            config = loaded.ConfigSource,
+            checkpoint = model.Source,
+            config = model.ConfigSource,
             layer = grounder.Layer,
             boxRule = $"bounding box of the 4-connected region >= {HeatmapBox.DefaultFraction} x peak containing the point; x2/y2 exclusive",
             results = entries,

@@ -6,15 +6,23 @@ namespace GroundSharp.Tests.Cli;
 public class DemoAndBenchCliTests
 {
     [Fact]
-    public void DemoRunsEndToEndAndSaysItsModelIsUntrained()
+    public void DemoRunsEndToEndAndSaysWhichModelItUses()
     {
         var dir = CliProcess.TempDir();
         var r = CliProcess.Run("demo", "--out", dir);
         Assert.True(r.ExitCode == 0, r.StdErr + r.StdOut);
-        Assert.Contains("randomly", r.StdOut);
         Assert.Contains("pointing accuracy", r.StdOut);
         var report = File.ReadAllText(Path.Combine(dir, "report.md"));
-        Assert.Contains("random weights", report);
+        if (GroundSharp.Models.DefaultModel.Locate() is null)
+        {
+            Assert.Contains("randomly", r.StdOut);
+            Assert.Contains("random weights", report);
+        }
+        else
+        {
+            Assert.Contains("trained with AMC", r.StdOut);
+            Assert.Contains("trained with AMC", report);
+        }
         Assert.Equal(3 + 9, Directory.GetFiles(dir, "*.png").Length); // 3 scenes + 3 overlays each
     }
 

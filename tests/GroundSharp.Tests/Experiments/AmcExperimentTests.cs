@@ -19,6 +19,15 @@ public class AmcExperimentTests
         Assert.Contains("| model | val | test | test-compositional |", md);
         Assert.Contains("AMC (L_mean + L_max)", md);
         Assert.True(File.Exists(Path.Combine(dir, "heatmaps-before-after.png")));
+        // The exported default model loads and says where it came from.
+        var exported = Path.Combine(dir, "default-model", "model.safetensors");
+        var (_, metadata) = GroundSharp.IO.SafeTensors.Load(exported);
+        Assert.Equal("finetune-mean-and-max", metadata["stage"]);
+        Assert.Contains("experiment amc", metadata["command"]);
+        var loaded = GroundSharp.Models.AlbefLoader.Load(exported);
+        Assert.True(loaded.Report.IsClean);
+        loaded.Model.Dispose();
+        Assert.Contains("produced by", File.ReadAllText(Path.Combine(dir, "default-model", "PROVENANCE.md")));
         using var results = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "results.json")));
         Assert.Equal(4, results.RootElement.GetProperty("rows").GetArrayLength());
 
