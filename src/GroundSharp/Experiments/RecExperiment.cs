@@ -66,7 +66,7 @@ public sealed record RecExperimentOptions
             Language = new LanguageConfig { WordDim = 8, Hidden = 16, Heads = 2, MaxLength = 12 },
             GridScale = 0, FusedDim = 16, CmaHeads = 2, CmaFfnHidden = 32, EmbedDim = 8, TopK = 4,
         },
-        RecEpochs = 1, RecBatchSize = 4, EvalLimit = 6,
+        RecEpochs = 1, RecBatchSize = 8, EvalLimit = 6,
     };
 }
 
@@ -146,6 +146,7 @@ public sealed class RecExperiment(RecExperimentOptions options, Action<string> l
             Epochs = int.MaxValue, MaxSteps = options.DetectorSteps, BatchSize = options.DetectorBatchSize, LearningRate = options.DetectorLr, Seed = options.Seed,
         };
         var clock = Stopwatch.StartNew();
+        TorchSharp.torch.random.manual_seed(options.Seed);
         using var detector = SynthDetector.Train(DataDir, config, training, log, logEvery: 25);
         var checkpoint = Path.Combine(dir, "detector.safetensors");
         detector.Save(checkpoint);
@@ -200,6 +201,8 @@ public sealed class RecExperiment(RecExperimentOptions options, Action<string> l
             UseCma = variant.UseCma,
             Loss = options.Model.Loss with { UseRegularisation = variant.UseRegularisation, UseFalseNegativeSuppression = variant.UseFalseNegativeSuppression },
         };
+        // Modules outside SeededInit draw from torch's global generator: reseed so a stage does not depend on the stages run before it.
+        TorchSharp.torch.random.manual_seed(options.Seed);
         using var model = new RecModel(config, RecVocabulary.Build(images.Expressions.Select(e => e.Text)), detector, options.Seed);
         var data = new RecTrainingData(images.Training.Visual, images.Expressions);
         int perEpoch = RecTrainer.Batches(images.Expressions, options.RecBatchSize, new Random(0)).Count;
