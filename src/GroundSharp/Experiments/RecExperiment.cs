@@ -39,7 +39,7 @@ public sealed record RecExperimentOptions
     public double DetectorLr { get; init; } = 1e-3;
     /// <summary>The REC model; its detector part is replaced by the trained detector's config.</summary>
     public RecConfig Model { get; init; } = SmallModel;
-    public int RecEpochs { get; init; } = 30;
+    public int RecEpochs { get; init; } = 25;
     public int RecBatchSize { get; init; } = 32;
     public double RecLr { get; init; } = 2e-4;
     /// <summary>Evaluate at most this many phrases per split (null = all).</summary>
