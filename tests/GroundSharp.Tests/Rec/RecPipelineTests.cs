@@ -66,7 +66,8 @@ public class RecPipelineTests
         using var direct = model.Loss(images.index_select(0, tensor(rows)), texts);
         using var selected = cache.Select(rows);
         using var cached = model.Loss(selected, texts);
-        Assert.Equal(direct.Total.item<float>(), cached.Total.item<float>(), 5);
-        Assert.True(selected.Boxes.allclose(cache.Boxes.index_select(0, tensor(rows))));
+        // Equal up to float noise: the detector saw a different batch composition (chunks of 2 vs the 3 selected images).
+        Assert.Equal(direct.Total.item<float>(), cached.Total.item<float>(), tolerance: 1e-4);
+        Assert.Equal(cache.Boxes.index_select(0, tensor(rows)).data<float>().ToArray(), selected.Boxes.data<float>().ToArray());
     }
 }
