@@ -117,10 +117,11 @@ public static class RecGroundingEval
 
     /// <summary>
     /// Detection proposals for GradCAM box selection: the frozen detector's boxes (score ≥ <paramref name="minScore"/>)
-    /// after class-agnostic NMS, the best <paramref name="maxProposals"/> by score, in original image pixels.
+    /// after class-agnostic NMS, the best <paramref name="maxProposals"/> by score, in original image pixels. No threshold by
+    /// default, so every image has proposals (GradCAM box selection needs at least one).
     /// </summary>
     public static Dictionary<string, IReadOnlyList<Box>> Proposals(YoloV3 detector, IReadOnlyList<string> paths, int maxProposals,
-        double minScore = 0.01, double nmsIou = 0.45, int chunkSize = 32)
+        double minScore = 0.0, double nmsIou = 0.45, int chunkSize = 32)
     {
         int inputSize = detector.Config.InputSize;
         var result = new Dictionary<string, IReadOnlyList<Box>>(StringComparer.Ordinal);
