@@ -25,6 +25,7 @@ public static class Program
         root.Subcommands.Add(TrainCommand.Build());
         root.Subcommands.Add(SynthCommand.Build());
         root.Subcommands.Add(ExperimentCommand.Build());
+        root.Subcommands.Add(TrainDetectorCommand.Build());
         return root;
     }
 }

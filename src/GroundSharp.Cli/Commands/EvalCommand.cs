@@ -4,8 +4,11 @@ using System.Text.Json;
 using GroundSharp.Data;
 using GroundSharp.Data.Benchmarks;
 using GroundSharp.Eval;
+using GroundSharp.Experiments;
 using GroundSharp.Explain;
 using GroundSharp.Models;
+using GroundSharp.Rec;
+using TorchSharp;
 using Spectre.Console;
 
 namespace GroundSharp.Cli.Commands;
@@ -28,13 +31,21 @@ public static class EvalCommand
         var layer = new Option<int?>("--layer") { Description = "GradCAM layer (default: the config's)" };
         var device = new Option<string>("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
         var limit = new Option<int?>("--limit") { Description = "evaluate at most N phrases (a quick look)" };
-        var cmd = new Command("eval", "Evaluate GradCAM grounding on a dataset split (pointing game; box selection with --proposals).")
+        var method = new Option<string>("--method") { Description = "gradcam (ALBEF/AMC heatmaps) or rec (anchor-based REC checkpoint: IoU@0.5 of its chosen anchor box)", DefaultValueFactory = _ => "gradcam" };
+        var cmd = new Command("eval", "Evaluate grounding on a dataset split: GradCAM (pointing game; box selection with --proposals) or REC (IoU@0.5).")
         {
-            data, split, format, imageRoot, checkpoint, config, vocab, proposals, shard, output, layer, device, limit,
+            data, split, format, imageRoot, checkpoint, config, vocab, proposals, shard, output, layer, device, limit, method,
         };
-        cmd.SetAction(r => CliRunner.Run(() => Execute(r.GetValue(data)!, r.GetValue(split)!, r.GetValue(format), r.GetValue(imageRoot), r.GetValue(checkpoint),
-            r.GetValue(config), r.GetValue(vocab), r.GetValue(proposals), r.GetValue(shard)!, r.GetValue(output)!, r.GetValue(layer),
-            r.GetValue(device)!, r.GetValue(limit))));
+        cmd.SetAction(r => CliRunner.Run(() => r.GetValue(method) switch
+        {
+            "gradcam" => Execute(r.GetValue(data)!, r.GetValue(split)!, r.GetValue(format), r.GetValue(imageRoot), r.GetValue(checkpoint),
+                r.GetValue(config), r.GetValue(vocab), r.GetValue(proposals), r.GetValue(shard)!, r.GetValue(output)!, r.GetValue(layer),
+                r.GetValue(device)!, r.GetValue(limit)),
+            "rec" => ExecuteRec(r.GetValue(data)!, r.GetValue(split)!, r.GetValue(format), r.GetValue(imageRoot), r.GetValue(checkpoint),
+                GradCamOnly(r.GetValue(config) is not null, r.GetValue(vocab) is not null, r.GetValue(proposals), r.GetValue(layer) is not null),
+                r.GetValue(shard)!, r.GetValue(output)!, r.GetValue(device)!, r.GetValue(limit)),
+            var other => throw new GroundSharpException($"--method '{other}' is unknown (gradcam, rec)"),
+        }));
 
         var mergeOut = new Option<string>("--out") { Description = "folder for the merged report", DefaultValueFactory = _ => "groundsharp-eval" };
         var reports = new Argument<string[]>("reports") { Description = "the shard reports (report.json) to combine", Arity = ArgumentArity.OneOrMore };
@@ -106,6 +117,42 @@ public static class EvalCommand
         var items = ReadItems(data, split, fmt, imageRoot, proposals);
         var report = RunWithProgress(evaluator, items, $"{fmt}:{Path.GetFileName(Path.TrimEndingDirectorySeparator(data))}", split, model.Source);
         Write(report, outDir, shardCount > 1 ? $"report-shard{shardIndex}of{shardCount}" : "report");
+        return 0;
+    }
+
+    /// <summary>The GradCAM-only options given, to refuse them with --method rec (null when none was given).</summary>
+    private static string? GradCamOnly(bool config, bool vocab, bool proposals, bool layer)
+    {
+        var given = new[] { (config, "--config"), (vocab, "--vocab"), (proposals, "--proposals"), (layer, "--layer") }.Where(x => x.Item1).Select(x => x.Item2).ToList();
+        return given.Count == 0 ? null : string.Join(", ", given);
+    }
+
+    /// <summary>
+    /// <c>eval --method rec</c>: a REC checkpoint (<see cref="RecModel.Save"/>, detector included) on a split. The
+    /// report has the GradCAM eval's shape: R@1 is the IoU@0.5 accuracy, R@k ranks the anchors by similarity, the
+    /// last R@k (k = top-k anchors) is the detector's ceiling, and "pointing" uses the chosen box's centre.
+    /// </summary>
+    public static int ExecuteRec(string data, string split, string? format, string? imageRoot, string? checkpoint, string? gradCamOptions,
+        string shardText, string outDir, string device, int? limit)
+    {
+        if (gradCamOptions is not null) throw new GroundSharpException($"{gradCamOptions}: only for --method gradcam (a REC checkpoint holds its config, vocabulary and detector, and ranks its own anchors)");
+        var (shardIndex, shardCount) = ParseShard(shardText);
+        var fmt = DetectFormat(data, format);
+        if (checkpoint is null) throw new GroundSharpException("--checkpoint is required: a REC checkpoint (rec.safetensors from 'groundsharp experiment rec')");
+        if (!File.Exists(checkpoint)) throw new GroundSharpException($"--checkpoint not found: {checkpoint}");
+        if (limit is < 1) throw new GroundSharpException("--limit must be > 0");
+        using var model = RecModel.Load(checkpoint);
+        if (device != "cpu") model.to(TorchSharp.torch.device(device));
+        var items = GroundingEvaluator.GroupByImage(ReadItems(data, split, fmt, imageRoot, proposals: false))
+            .Where((_, imageIndex) => imageIndex % shardCount == shardIndex).SelectMany(g => g);
+        var list = (limit is { } l ? items.Take(l) : items).ToList();
+        if (list.Count == 0) throw new GroundSharpException($"no items to evaluate in {data} split '{split}' (shard {shardIndex}/{shardCount})");
+        var sw = Stopwatch.StartNew();
+        using var images = EncodedImages.Encode(model, list.Select(i => i.ImagePath).Distinct().ToList());
+        Console.Error.WriteLine($"encoded {images.Paths.Count} images with the frozen detector in {sw.Elapsed.TotalSeconds:F1} s");
+        var report = RecGroundingEval.Run(model, images, list, $"{fmt}:{Path.GetFileName(Path.TrimEndingDirectorySeparator(data))}", split, checkpoint,
+            progress: (n, total) => Console.Error.WriteLine($"{n}/{total} phrases"));
+        Write(report with { Shard = $"{shardIndex}/{shardCount}", Seconds = sw.Elapsed.TotalSeconds }, outDir, shardCount > 1 ? $"report-shard{shardIndex}of{shardCount}" : "report");
         return 0;
     }
 

@@ -123,7 +123,7 @@ public sealed class AmcExperiment(AmcExperimentOptions options, ITrainingReporte
         SynthBenchmark.Write(data, DataDir, m => log(m));
     }
 
-    private static bool SameData(string marker, SynthBenchmarkOptions data)
+    internal static bool SameData(string marker, SynthBenchmarkOptions data)
     {
         using var doc = JsonDocument.Parse(File.ReadAllText(marker));
         var root = doc.RootElement;

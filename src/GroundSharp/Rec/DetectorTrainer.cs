@@ -28,6 +28,8 @@ public sealed class DetectionData
 public sealed record DetectorTrainingOptions
 {
     public int Epochs { get; init; } = 10;
+    /// <summary>Stop after this many optimiser steps, even inside an epoch (null: run all epochs).</summary>
+    public int? MaxSteps { get; init; }
     public int BatchSize { get; init; } = 8;
     public double LearningRate { get; init; } = 1e-3;
     public double WeightDecay { get; init; } = 5e-4;
@@ -59,12 +61,12 @@ public static class DetectorTrainer
         model.train();
         try
         {
-            for (int epoch = 0; epoch < options.Epochs; epoch++)
+            for (int epoch = 0; epoch < options.Epochs && step < (options.MaxSteps ?? int.MaxValue); epoch++)
             {
                 var order = Enumerable.Range(0, data.Count).OrderBy(_ => random.Next()).ToArray();
                 double sum = 0;
                 int batches = 0;
-                for (int start = 0; start < order.Length; start += options.BatchSize)
+                for (int start = 0; start < order.Length && step < (options.MaxSteps ?? int.MaxValue); start += options.BatchSize)
                 {
                     var indices = order.Skip(start).Take(options.BatchSize).ToArray();
                     using var scope = NewDisposeScope();

@@ -59,6 +59,36 @@ public sealed class FrozenVisual(Tensor[] features, Tensor cells, Tensor boxes, 
     /// <summary>(B, K) sigmoid objectness.</summary>
     public Tensor Objectness { get; } = objectness;
 
+    public long Count => Cells.shape[0];
+
+    /// <summary>The rows of the given images (a batch out of a per-image cache); the caller disposes the result.</summary>
+    public FrozenVisual Select(long[] imageIndices)
+    {
+        using var scope = NewDisposeScope();
+        var index = tensor(imageIndices, device: Cells.device);
+        var result = new FrozenVisual(Features.Select(f => f.index_select(0, index)).ToArray(), Cells.index_select(0, index),
+            Boxes.index_select(0, index), Objectness.index_select(0, index));
+        result.MoveToOuterDisposeScope();
+        return result;
+    }
+
+    /// <summary>Stacks the images of several encodings (in order) into one; the parts stay owned by the caller.</summary>
+    public static FrozenVisual Concat(IReadOnlyList<FrozenVisual> parts)
+    {
+        if (parts.Count == 0) throw new ArgumentException("nothing to concatenate", nameof(parts));
+        return new FrozenVisual(
+            Enumerable.Range(0, parts[0].Features.Length).Select(s => cat(parts.Select(p => p.Features[s]).ToArray(), 0)).ToArray(),
+            cat(parts.Select(p => p.Cells).ToArray(), 0), cat(parts.Select(p => p.Boxes).ToArray(), 0), cat(parts.Select(p => p.Objectness).ToArray(), 0));
+    }
+
+    private void MoveToOuterDisposeScope()
+    {
+        foreach (var f in Features) f.MoveToOuterDisposeScope();
+        Cells.MoveToOuterDisposeScope();
+        Boxes.MoveToOuterDisposeScope();
+        Objectness.MoveToOuterDisposeScope();
+    }
+
     public void Dispose()
     {
         foreach (var f in Features) f.Dispose();
@@ -182,13 +212,58 @@ public sealed class RecModel : nn.Module
         return new RecEmbeddings(anchors.MoveToOuterDisposeScope(), texts.MoveToOuterDisposeScope());
     }
 
+    /// <summary>Runs <see cref="EncodeImages(Tensor)"/> over many images in chunks (bounded memory) and stacks the results: a per-image cache.</summary>
+    public FrozenVisual EncodeImages(Tensor images, int chunkSize)
+    {
+        if (chunkSize < 1) throw new ArgumentOutOfRangeException(nameof(chunkSize), chunkSize, "must be at least 1");
+        var parts = new List<FrozenVisual>();
+        try
+        {
+            for (long start = 0; start < images.shape[0]; start += chunkSize)
+            {
+                using var chunk = images.narrow(0, start, Math.Min(chunkSize, images.shape[0] - start));
+                parts.Add(EncodeImages(chunk));
+            }
+            return FrozenVisual.Concat(parts);
+        }
+        finally
+        {
+            foreach (var p in parts) p.Dispose();
+        }
+    }
+
     /// <summary>Eq. 8 on a batch of image-expression pairs (one expression per image, distinct images).</summary>
     public RecLossTerms Loss(Tensor images, IReadOnlyList<string> texts)
     {
         using var visual = EncodeImages(images);
+        return Loss(visual, texts);
+    }
+
+    /// <summary>Eq. 8 on images already encoded by the frozen detector (e.g. a batch selected from a cache).</summary>
+    public RecLossTerms Loss(FrozenVisual visual, IReadOnlyList<string> texts)
+    {
         using var ids = Vocabulary.EncodeBatch(texts, Config.Language.MaxLength);
         using var embeddings = Embed(visual, ids);
         return loss.Compute(embeddings.Anchors, embeddings.Texts);
+    }
+
+    /// <summary>(B, K) cosine similarity of every anchor of image i to text i, in eval mode and without gradients.</summary>
+    public Tensor Similarities(FrozenVisual visual, IReadOnlyList<string> texts)
+    {
+        if (visual.Count != texts.Count) throw new ArgumentException($"{visual.Count} images for {texts.Count} texts");
+        bool wasTraining = training;
+        eval();
+        try
+        {
+            using var _ = no_grad();
+            using var ids = Vocabulary.EncodeBatch(texts, Config.Language.MaxLength);
+            using var embeddings = Embed(visual, ids);
+            return (embeddings.Anchors * embeddings.Texts.unsqueeze(1)).sum(-1);
+        }
+        finally
+        {
+            train(wasTraining);
+        }
     }
 
     /// <summary>For each (image i, text i): the decoded box of the anchor most similar to the text (Eq. 1).</summary>

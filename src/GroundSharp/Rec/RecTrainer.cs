@@ -13,8 +13,21 @@ public readonly record struct RecExpression(int ImageIndex, string Text);
 /// </summary>
 public sealed class RecTrainingData
 {
-    public Tensor Images { get; }
+    /// <summary>The images, or null when the data holds their frozen-detector encodings instead (<see cref="Visual"/>).</summary>
+    public Tensor? Images { get; }
+    /// <summary>Every image already encoded by the frozen detector (one row per image): the detector then runs once, not every epoch.</summary>
+    public FrozenVisual? Visual { get; }
     public IReadOnlyList<RecExpression> Expressions { get; }
+
+    /// <summary>Training data from encodings of the images (<see cref="RecModel.EncodeImages(Tensor, int)"/>), owned by the caller.</summary>
+    public RecTrainingData(FrozenVisual visual, IReadOnlyList<RecExpression> expressions)
+    {
+        foreach (var e in expressions)
+            if (e.ImageIndex < 0 || e.ImageIndex >= visual.Count)
+                throw new GroundSharpException($"expression '{e.Text}' names image {e.ImageIndex}, but there are {visual.Count} images");
+        Visual = visual;
+        Expressions = expressions;
+    }
 
     public RecTrainingData(Tensor images, IReadOnlyList<RecExpression> expressions)
     {
@@ -60,9 +73,12 @@ public static class RecTrainer
                 {
                     if (batch.Count < 2) continue;
                     using var scope = NewDisposeScope();
-                    var images = data.Images.index_select(0, tensor(batch.Select(e => (long)e.ImageIndex).ToArray()));
+                    var imageIndices = batch.Select(e => (long)e.ImageIndex).ToArray();
+                    var texts = batch.Select(e => e.Text).ToList();
                     optimizer.zero_grad();
-                    using var terms = model.Loss(images, batch.Select(e => e.Text).ToList());
+                    using var terms = data.Visual is { } cache
+                        ? model.Loss(cache.Select(imageIndices), texts)
+                        : model.Loss(data.Images!.index_select(0, tensor(imageIndices)), texts);
                     terms.Total.backward();
                     optimizer.step();
                     var step = new RecTrainingStep(epoch, steps.Count, terms.Total.item<float>(), terms.Contrastive.item<float>(),

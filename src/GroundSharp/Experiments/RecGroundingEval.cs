@@ -1,0 +1,146 @@
+using System.Diagnostics;
+using GroundSharp.Data.Benchmarks;
+using GroundSharp.Eval;
+using GroundSharp.Rec;
+using static TorchSharp.torch;
+
+namespace GroundSharp.Experiments;
+
+/// <summary>
+/// Images encoded once by a REC model's frozen detector: the per-image <see cref="FrozenVisual"/> rows, the
+/// images' original sizes and their row by path. Reusable by every REC model with the same detector, grid scale
+/// and top-k (the encoding does not depend on the text or the trained parts).
+/// </summary>
+public sealed class EncodedImages : IDisposable
+{
+    public IReadOnlyList<string> Paths { get; }
+    public IReadOnlyList<(int Width, int Height)> Sizes { get; }
+    public FrozenVisual Visual { get; }
+    public int InputSize { get; }
+    private readonly Dictionary<string, int> _rows;
+
+    private EncodedImages(IReadOnlyList<string> paths, IReadOnlyList<(int, int)> sizes, FrozenVisual visual, int inputSize)
+    {
+        Paths = paths;
+        Sizes = sizes;
+        Visual = visual;
+        InputSize = inputSize;
+        _rows = paths.Select((p, i) => (p, i)).ToDictionary(x => x.p, x => x.i, StringComparer.Ordinal);
+    }
+
+    public int Row(string path) => _rows.TryGetValue(path, out var row) ? row : throw new GroundSharpException($"image {path} was not encoded");
+
+    /// <summary>Loads, resizes and encodes the images in chunks of <paramref name="chunkSize"/> (bounded memory).</summary>
+    public static EncodedImages Encode(RecModel model, IReadOnlyList<string> paths, int chunkSize = 32)
+    {
+        if (paths.Count == 0) throw new GroundSharpException("no images to encode");
+        int inputSize = model.Config.Detector.InputSize;
+        var sizes = new List<(int, int)>();
+        var parts = new List<FrozenVisual>();
+        try
+        {
+            for (int start = 0; start < paths.Count; start += chunkSize)
+            {
+                var (images, chunkSizes) = DetectorInput.Load(paths.Skip(start).Take(chunkSize).ToList(), inputSize);
+                using (images) parts.Add(model.EncodeImages(images));
+                sizes.AddRange(chunkSizes);
+            }
+            return new EncodedImages(paths.ToList(), sizes, FrozenVisual.Concat(parts), inputSize);
+        }
+        finally
+        {
+            foreach (var p in parts) p.Dispose();
+        }
+    }
+
+    public void Dispose() => Visual.Dispose();
+}
+
+/// <summary>
+/// Evaluates a REC model on grounding items with the shared evaluation code, in the shape of the GradCAM
+/// <see cref="EvalReport"/>: the chosen box is the anchor most similar to the phrase (Eq. 1), mapped back to
+/// original pixels; <see cref="EvalReport.RecallAtK"/> R@1 is its IoU@0.5 accuracy (<see cref="Iou.Inclusive"/>,
+/// <see cref="BoxSelection.CorrectIou"/>), R@k ranks the anchors by similarity, and R@K with K = top-k is the
+/// share of phrases whose object has any anchor box at IoU ≥ 0.5 (the detector's ceiling for the model).
+/// <see cref="EvalReport.Pointing"/> is the pointing game with the chosen box's centre.
+/// </summary>
+public static class RecGroundingEval
+{
+    public static IReadOnlyList<int> RecallKs(RecModel model) => new[] { 1, 5, model.Config.TopK }.Where(k => k <= model.Config.TopK).Distinct().ToArray();
+
+    public static EvalReport Run(RecModel model, EncodedImages images, IReadOnlyList<GroundingEvalItem> items, string dataset, string split, string modelName,
+        int batchSize = 64, Action<int, int>? progress = null)
+    {
+        if (items.Count == 0) throw new GroundSharpException($"no items to evaluate in {dataset} split '{split}'");
+        var sw = Stopwatch.StartNew();
+        var pointing = new AccuracyTable();
+        var ks = RecallKs(model);
+        var recall = ks.ToDictionary(k => k, _ => new AccuracyTable());
+        for (int start = 0; start < items.Count; start += batchSize)
+        {
+            var batch = items.Skip(start).Take(batchSize).ToList();
+            using var scope = NewDisposeScope();
+            var rows = batch.Select(it => (long)images.Row(it.ImagePath)).ToArray();
+            using var visual = images.Visual.Select(rows);
+            var order = model.Similarities(visual, batch.Select(it => it.Text).ToList()).argsort(1, descending: true).cpu();
+            var boxes = visual.Boxes.to_type(ScalarType.Float64).cpu();
+            for (int i = 0; i < batch.Count; i++)
+            {
+                var item = batch[i];
+                var (w, h) = images.Sizes[(int)rows[i]];
+                var ranked = order[i].data<long>().ToArray().Select(a =>
+                {
+                    var b = boxes[i, a].data<double>().ToArray();
+                    return DetectorInput.ToImage(new Box(b[0], b[1], b[2], b[3]), w, h, images.InputSize);
+                }).ToList();
+                var chosen = ranked[0];
+                var centre = ((int)((chosen.X1 + chosen.X2) / 2), (int)((chosen.Y1 + chosen.Y2) / 2));
+                pointing.Add(PointingGame.IsHit(centre, item.GtBoxes), item.Split, item.Categories);
+                foreach (var (k, table) in recall)
+                    table.Add(ranked.Take(k).Any(box => item.GtBoxes.Any(gt => Iou.Inclusive(box, gt) >= BoxSelection.CorrectIou)), item.Split, item.Categories);
+            }
+            progress?.Invoke(Math.Min(start + batchSize, items.Count), items.Count);
+        }
+        return new EvalReport
+        {
+            Dataset = dataset,
+            Split = split,
+            Model = modelName,
+            Shard = "0/1",
+            Items = items.Count,
+            Images = items.Select(i => i.ImagePath).Distinct().Count(),
+            Seconds = sw.Elapsed.TotalSeconds,
+            Pointing = pointing.ToReport(),
+            RecallAtK = recall.ToDictionary(kv => $"R@{kv.Key}", kv => kv.Value.ToReport()),
+        };
+    }
+
+    /// <summary>
+    /// Detection proposals for GradCAM box selection: the frozen detector's boxes (score ≥ <paramref name="minScore"/>)
+    /// after class-agnostic NMS, the best <paramref name="maxProposals"/> by score, in original image pixels. No threshold by
+    /// default, so every image has proposals (GradCAM box selection needs at least one).
+    /// </summary>
+    public static Dictionary<string, IReadOnlyList<Box>> Proposals(YoloV3 detector, IReadOnlyList<string> paths, int maxProposals,
+        double minScore = 0.0, double nmsIou = 0.45, int chunkSize = 32)
+    {
+        int inputSize = detector.Config.InputSize;
+        var result = new Dictionary<string, IReadOnlyList<Box>>(StringComparer.Ordinal);
+        detector.eval();
+        for (int start = 0; start < paths.Count; start += chunkSize)
+        {
+            var chunk = paths.Skip(start).Take(chunkSize).ToList();
+            var (images, sizes) = DetectorInput.Load(chunk, inputSize);
+            using (images)
+            {
+                var detections = detector.Detect(images, minScore, nmsIou);
+                for (int i = 0; i < chunk.Count; i++)
+                {
+                    var agnostic = Nms.PerClass(detections[i].Select(d => d with { ClassIndex = 0 }).ToList(), nmsIou);
+                    result[chunk[i]] = agnostic.OrderByDescending(d => d.Score).Take(maxProposals)
+                        .Select(d => DetectorInput.ToImage(d.Box, sizes[i].Width, sizes[i].Height, inputSize)).ToList();
+                }
+            }
+        }
+        return result;
+    }
+}

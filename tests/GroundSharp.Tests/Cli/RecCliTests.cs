@@ -1,0 +1,97 @@
+using System.Text.Json;
+using GroundSharp.Data.Synthetic;
+using GroundSharp.Eval;
+using GroundSharp.Experiments;
+using GroundSharp.Rec;
+using Xunit;
+
+namespace GroundSharp.Tests.Cli;
+
+/// <summary>The REC commands end to end on tiny synthetic benchmarks: train-detector, experiment rec --quick, eval --method rec.</summary>
+[Trait("Category", "EndToEnd")]
+public class RecCliTests
+{
+    private static string TinyBenchmark(int seed = 3)
+    {
+        var dir = Path.Combine(CliProcess.TempDir(), "synth");
+        SynthBenchmark.Write(SynthBenchmarkOptions.Tiny(seed), dir);
+        return dir;
+    }
+
+    private static EvalReport Read(string path) => JsonSerializer.Deserialize<EvalReport>(File.ReadAllText(path), EvalReport.Json)!;
+
+    private static void AssertCleanError(CliProcess.Result r, string mustContain)
+    {
+        Assert.Equal(2, r.ExitCode);
+        var errors = r.StdErr.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.StartsWith("error:")).ToList();
+        Assert.True(errors.Count == 1, "stderr: " + r.StdErr);
+        Assert.Contains(mustContain, errors[0]);
+        Assert.DoesNotContain("   at ", r.StdErr);
+    }
+
+    [Fact]
+    public void TrainDetectorWritesAShapeDetectorWithProgress()
+    {
+        var data = TinyBenchmark();
+        var output = Path.Combine(CliProcess.TempDir(), "detector.safetensors");
+        var r = CliProcess.Run("train-detector", "--data", data, "--out", output, "--steps", "2", "--batch-size", "4", "--size", "tiny", "--input-size", "64");
+        Assert.True(r.ExitCode == 0, r.StdErr);
+        Assert.Contains("detector: step 2/2", r.StdErr);
+        Assert.False(File.Exists(output + ".tmp"));
+        using var detector = YoloV3.Load(output);
+        Assert.Equal(Words.Shapes.Count, detector.Config.NumClasses);
+        Assert.Equal(64, detector.Config.InputSize);
+        Assert.Equal([1, 1, 1, 1, 1], detector.Config.StageDepths);
+    }
+
+    [Fact]
+    public void QuickExperimentTrainsAllVariantsReusesItsStagesAndItsCheckpointsEvaluate()
+    {
+        var outDir = Path.Combine(CliProcess.TempDir(), "rec");
+        var first = CliProcess.Run("experiment", "rec", "--quick", "--out", outDir);
+        Assert.True(first.ExitCode == 0, first.StdErr + first.StdOut);
+        foreach (var variant in RecVariant.All)
+        {
+            Assert.True(File.Exists(Path.Combine(outDir, "runs", variant.Name, "rec.safetensors")), variant.Name);
+            Assert.Contains(variant.Description, File.ReadAllText(Path.Combine(outDir, "results.md")));
+        }
+        using (var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, RecExperiment.ResultsFile))))
+            Assert.Equal(RecVariant.All.Count, doc.RootElement.GetProperty("rows").GetArrayLength());
+
+        var again = CliProcess.Run("experiment", "rec", "--quick", "--out", outDir);
+        Assert.True(again.ExitCode == 0, again.StdErr);
+        Assert.Contains("detector: reusing", again.StdOut);
+        foreach (var variant in RecVariant.All) Assert.Contains($"{variant.Name}: reusing", again.StdOut);
+
+        // eval --method rec on a stage's checkpoint counts the same hits as the experiment's own evaluation.
+        var stage = JsonSerializer.Deserialize<RecExperimentRow>(File.ReadAllText(Path.Combine(outDir, "runs", "cma", "stage.json")), EvalReport.Json)!;
+        var expected = stage.Splits[SynthSplits.Val];
+        var evalDir = CliProcess.TempDir();
+        var r = CliProcess.Run("eval", "--method", "rec", "--checkpoint", stage.Checkpoint, "--data", Path.Combine(outDir, "data"), "--split", "val",
+            "--limit", expected.Items.ToString(), "--out", evalDir);
+        Assert.True(r.ExitCode == 0, r.StdErr);
+        var report = Read(Path.Combine(evalDir, "report.json"));
+        Assert.Equal(expected.Items, report.Items);
+        Assert.Equal(expected.RecallAtK!["R@1"].Overall, report.RecallAtK!["R@1"].Overall);
+        Assert.Contains(report.RecallAtK["R@1"].Categories, c => c.Name == "attribute");
+        Assert.True(File.Exists(Path.Combine(evalDir, "report.md")));
+    }
+
+    [Fact]
+    public void BadArgumentsGiveOneErrorLine()
+    {
+        var data = TinyBenchmark();
+        var dir = CliProcess.TempDir();
+        var detector = Path.Combine(dir, "d.safetensors");
+        AssertCleanError(CliProcess.Run("train-detector", "--data", data, "--out", detector, "--steps", "0"), "--steps");
+        AssertCleanError(CliProcess.Run("train-detector", "--data", data, "--out", detector, "--size", "huge"), "huge");
+        AssertCleanError(CliProcess.Run("train-detector", "--data", data, "--out", detector, "--depth", "1,2"), "--depth");
+        AssertCleanError(CliProcess.Run("train-detector", "--data", data, "--out", detector, "--input-size", "100"), "input_size");
+        AssertCleanError(CliProcess.Run("train-detector", "--data", Path.Combine(dir, "missing"), "--out", detector), "not found");
+        AssertCleanError(CliProcess.Run("train-detector", "--data", dir, "--out", detector), "synth.json");
+        AssertCleanError(CliProcess.Run("eval", "--method", "rec", "--data", data, "--split", "val"), "--checkpoint");
+        AssertCleanError(CliProcess.Run("eval", "--method", "yolo", "--data", data, "--split", "val"), "--method");
+        AssertCleanError(CliProcess.Run("eval", "--method", "rec", "--checkpoint", detector, "--data", data, "--split", "val", "--proposals"), "--proposals");
+        AssertCleanError(CliProcess.Run("experiment", "rec", "--quick", "--out", Path.Combine(dir, "x"), "--amc", Path.Combine(dir, "no-amc")), "--amc");
+    }
+}
