@@ -167,7 +167,8 @@ public sealed class AmcExperiment(AmcExperimentOptions options, ITrainingReporte
         var checkpointDir = Path.Combine(dir, "checkpoints");
         bool resume = Directory.Exists(checkpointDir) && Directory.EnumerateDirectories(checkpointDir, "step-*").Any();
         var result = trainer.Run(resume ? new TrainStart { ResumeFrom = dir } : new TrainStart { InitCheckpoint = init });
-        var checkpoint = Path.Combine(result.LastCheckpoint ?? throw new InvalidOperationException($"{name}: training wrote no checkpoint"), TrainingCheckpoint.ModelFile);
+        // A resumed run that had already finished writes no new checkpoint: take the latest one.
+        var checkpoint = Path.Combine(result.LastCheckpoint ?? TrainingCheckpoint.Resolve(dir), TrainingCheckpoint.ModelFile);
 
         var splits = Evaluate(name, checkpoint);
         var row = new AmcExperimentRow(name, description, checkpoint, splits);
