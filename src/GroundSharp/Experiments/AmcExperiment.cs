@@ -231,7 +231,7 @@ public sealed class AmcExperiment(AmcExperimentOptions options, ITrainingReporte
             if (!r.Splits.TryGetValue(SynthSplits.Test, out var test)) continue;
             sb.AppendLine($"| {r.Name} | " + string.Join(" | ", types.Select(t => test.Pointing.Categories.FirstOrDefault(c => c.Name == t) is { } c ? $"{Percent(c.Accuracy)} ({c.Total})" : "–")) + " |");
         }
-        if (elapsed is { } e) sb.AppendLine().AppendLine(string.Create(CultureInfo.InvariantCulture, $"Wall time: {e.TotalMinutes:F1} min."));
+        if (elapsed is { } e) sb.AppendLine().AppendLine(string.Create(CultureInfo.InvariantCulture, $"Wall time of this invocation: {e.TotalMinutes:F1} min (stages finished earlier are reused, not re-timed)."));
         return sb.ToString();
     }
 
