@@ -56,4 +56,10 @@ public static class FixtureData
         output.WriteLine($"{name}.{suffix}: max rel err {err:E2}");
         Assert.True(err < tolerance, $"{name}.{suffix}: {err:E3} >= {tolerance:E1}");
     }
+
+    /// <summary>The fixture's network inputs: images (3,3,256,256) in <paramref name="dtype"/>, token ids and mask (3,9).</summary>
+    public static (Tensor Images, Tensor Ids, Tensor Mask) Inputs(ScalarType dtype) =>
+        (Load("input_image.f32").to_type(dtype), Load("input_ids.i64"), Load("attention_mask.i64"));
+
+    public static ScalarType DType(string suffix) => suffix == "f32" ? ScalarType.Float32 : ScalarType.Float64;
 }

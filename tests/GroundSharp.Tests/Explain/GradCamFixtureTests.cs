@@ -15,12 +15,10 @@ public class GradCamFixtureTests(ITestOutputHelper output)
     [InlineData("f64", 1e-10)]
     public void EvalGradCamMatchesAuthorsCode(string suffix, double tol)
     {
-        var dtype = suffix == "f32" ? ScalarType.Float32 : ScalarType.Float64;
+        var dtype = FixtureData.DType(suffix);
         using var scope = NewDisposeScope();
         using var model = FixtureModel.Load(dtype);
-        var images = FixtureData.Load("input_image.f32").to_type(dtype);
-        var ids = FixtureData.Load("input_ids.i64");
-        var mask = FixtureData.Load("attention_mask.i64");
+        var (images, ids, mask) = FixtureData.Inputs(dtype);
 
         Tensor imageEmbeds;
         using (no_grad()) imageEmbeds = model.EncodeImage(images);

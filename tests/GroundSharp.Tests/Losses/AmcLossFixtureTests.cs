@@ -27,12 +27,10 @@ public class AmcLossFixtureTests(ITestOutputHelper output)
     [InlineData("f64", 1e-10, 1e-10)]
     public void AmcLossAndItsGradientsMatchAuthorsCode(string suffix, double tol, double gradTol)
     {
-        var dtype = suffix == "f32" ? ScalarType.Float32 : ScalarType.Float64;
+        var dtype = FixtureData.DType(suffix);
         using var scope = NewDisposeScope();
         using var model = FixtureModel.Load(dtype); // eval(): dropout off, as the fixture
-        var images = FixtureData.Load("input_image.f32").to_type(dtype);
-        var ids = FixtureData.Load("input_ids.i64");
-        var mask = FixtureData.Load("attention_mask.i64");
+        var (images, ids, mask) = FixtureData.Inputs(dtype);
         var boxMask = FixtureData.Load("box_mask.u8").to_type(dtype);
 
         // The positive pass of the training forward: text mode, then fusion mode with the image.

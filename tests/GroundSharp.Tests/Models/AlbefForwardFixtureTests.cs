@@ -14,15 +14,14 @@ public class AlbefForwardFixtureTests(ITestOutputHelper output)
     [InlineData("f64", 1e-10)]
     public void ForwardMatchesAuthorsCode(string suffix, double tol)
     {
-        var dtype = suffix == "f32" ? ScalarType.Float32 : ScalarType.Float64;
+        var dtype = FixtureData.DType(suffix);
         using var scope = NewDisposeScope();
         using var model = FixtureModel.Load(dtype);
         using var _ = no_grad();
-        var images = FixtureData.Load("input_image.f32").to_type(dtype);
-        var ids = FixtureData.Load("input_ids.i64");
-        var mask = FixtureData.Load("attention_mask.i64");
+        var (images, ids, mask) = FixtureData.Inputs(dtype);
 
         var imageEmbeds = model.EncodeImage(images);
+        Assert.Equal(new long[] { 3, 257, 96 }, imageEmbeds.shape);
         var textEmbeds = model.EncodeText(ids, mask);
         var fusion = model.Fuse(textEmbeds, mask, imageEmbeds);
         var itm = model.ItmLogits(fusion);
