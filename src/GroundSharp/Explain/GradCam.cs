@@ -72,7 +72,7 @@ public static class GradCam
         if (n != (long)gridH * gridW) throw new ArgumentException($"attention has {n} image tokens, grid is {gridH}x{gridW}");
         var m = attentionMask.to_type(probs.dtype).view(b, 1, t, 1);
         var p = probs.narrow(3, 1, n);
-        var g = grads.narrow(3, 1, n).clamp_min(0);
+        var g = grads.narrow(3, 1, n).ClampMinZero();
         var summed = (p * m * g * m).sum(new long[] { 1, 2 }); // (B, N)
         var denom = divideByOwnLength ? attentionMask.to_type(probs.dtype).sum(1, keepdim: true) * heads : tensor((double)(heads * t), dtype: probs.dtype);
         return (summed / denom).view(b, gridH, gridW).MoveToOuterDisposeScope();

@@ -83,25 +83,25 @@ public static class AmcLoss
         var flat = camRaw.relu().view(b, -1);
         // (x − min) / (max + 1e-7), per sample, written out of place (the published in-place version cannot be back-propagated).
         var shifted = flat - flat.min(1, keepdim: true).values;
-        var norm = shifted / (shifted.max(1, keepdim: true).values + 1e-7);
+        var norm = shifted / shifted.max(1, keepdim: true).values.Plus(1e-7);
         var camNorm = norm.view(b, gridH, gridW);
         var camUp = F.interpolate(camNorm.unsqueeze(1), size: new[] { boxMasks.shape[1], boxMasks.shape[2] },
             mode: InterpolationMode.Bilinear, align_corners: false).squeeze(1);
 
         var m = boxMasks.to_type(dtype);
-        var outside = 1.0 - m;
+        var outside = m.SubtractedFrom(1.0);
         // Batch-pooled means, as the official code: one sum over all pairs / one sum of mask pixels.
         var avgIn = (camUp * m).sum() / m.sum();
         var avgOut = (camUp * outside).sum() / outside.sum();
         var zero = zeros(1, dtype: dtype, device: attention.device).squeeze();
-        var lMean = maximum(zero, avgOut - avgIn + o.MarginMean);
+        var lMean = maximum(zero, (avgOut - avgIn).Plus(o.MarginMean));
         var maxIn = (camUp * m).view(b, -1).max(1).values;
         var maxOut = (camUp * outside).view(b, -1).max(1).values;
-        var lMax = (maxOut - maxIn + o.MarginMax).clamp_min(0).mean();
+        var lMax = (maxOut - maxIn).Plus(o.MarginMax).ClampMinZero().mean();
 
         var total = o.Variant switch
         {
-            AmcVariant.MeanAndMax => o.WeightMean * lMean + o.WeightMax * lMax,
+            AmcVariant.MeanAndMax => lMean.MulBy(o.WeightMean) + lMax.MulBy(o.WeightMax),
             AmcVariant.MeanOnly => lMean * 1.0,
             AmcVariant.MaxOnly => lMax * 1.0,
             AmcVariant.CosineDistance => (1.0 - F.cosine_similarity(camUp.view(b, -1), m.view(b, -1), dim: 1, eps: 1e-8)).mean(),

@@ -76,7 +76,7 @@ public sealed class AlbefModel : nn.Module
     {
         using var scope = NewDisposeScope();
         var m = attentionMask.to_type(dtype).unsqueeze(1).unsqueeze(2);
-        return ((1.0 - m) * -10000.0).MoveToOuterDisposeScope();
+        return m.SubtractedFrom(1.0).MulBy(-10000.0).MoveToOuterDisposeScope();
     }
 
     public ScalarType DType => itm_head.weight.dtype;

@@ -31,7 +31,7 @@ public sealed class VitAttention : nn.Module
         long b = x.shape[0], n = x.shape[1], c = x.shape[2];
         var parts = qkv.forward(x).reshape(b, n, 3, _heads, c / _heads).permute(2, 0, 3, 1, 4);
         Tensor q = parts[0], k = parts[1], v = parts[2];
-        var attn = (q.matmul(k.transpose(-2, -1)) * _scale).softmax(-1);
+        var attn = q.matmul(k.transpose(-2, -1)).MulBy(_scale).softmax(-1);
         var y = attn.matmul(v).transpose(1, 2).reshape(b, n, c);
         return proj.forward(y).MoveToOuterDisposeScope();
     }

@@ -80,7 +80,7 @@ public sealed class BertSelfAttention : nn.Module
         var q = SplitHeads(query.forward(hidden));
         var k = SplitHeads(key.forward(source));
         var v = SplitHeads(value.forward(source));
-        var scores = q.matmul(k.transpose(-1, -2)) / Math.Sqrt(_headDim);
+        var scores = q.matmul(k.transpose(-1, -2)).DivBy(Math.Sqrt(_headDim));
         if (additiveMask is not null) scores = scores + additiveMask;
         var probs = scores.softmax(-1);
         if (ProbsHook is not null) probs = ProbsHook(probs);

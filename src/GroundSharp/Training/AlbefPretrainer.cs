@@ -103,7 +103,10 @@ public sealed class AlbefPretrainer : IDisposable
     {
         using var _ = no_grad();
         double m = Config.Momentum;
-        foreach (var (online, momentum, _) in _momentumPairs) momentum.mul_(m).add_(online, alpha: 1 - m);
+        // Explicit Scalars (see TensorScalars): ~150 in-place updates a step would otherwise create temporaries.
+        using var keep = m.ToScalar();
+        using var mix = (1 - m).ToScalar();
+        foreach (var (online, momentum, _) in _momentumPairs) momentum.mul_(keep).add_(online, mix);
     }
 
     /// <summary>Writes the batch's momentum features into the queues at the pointer (wrapping around).</summary>
@@ -161,8 +164,8 @@ public sealed class AlbefPretrainer : IDisposable
             {
                 var simI2tM = imageFeatM.matmul(textFeatAll) / Model.temp;
                 var simT2iM = textFeatM.matmul(imageFeatAll) / Model.temp;
-                targetsI2t = alpha * simI2tM.softmax(1) + (1 - alpha) * oneHot;
-                targetsT2i = alpha * simT2iM.softmax(1) + (1 - alpha) * oneHot;
+                targetsI2t = simI2tM.softmax(1).MulBy(alpha) + oneHot.MulBy(1 - alpha);
+                targetsT2i = simT2iM.softmax(1).MulBy(alpha) + oneHot.MulBy(1 - alpha);
             }
             else
             {
@@ -218,7 +221,7 @@ public sealed class AlbefPretrainer : IDisposable
                         soft = Momentum.MlmLogits(Momentum.Fuse(Momentum.EncodeText(masked.InputIds, mask), mask, imageEmbedsM)).softmax(-1);
                     var perToken = -(logits.log_softmax(-1) * soft).sum(-1);
                     var distillLoss = perToken.masked_select(chosen).mean();
-                    lossMlm = (1 - alpha) * ce + alpha * distillLoss;
+                    lossMlm = ce.MulBy(1 - alpha) + distillLoss.MulBy(alpha);
                 }
                 else lossMlm = ce;
             }
