@@ -111,7 +111,11 @@ public class GroundApiTests(FixtureServer fixture) : IClassFixture<FixtureServer
     public async Task Upload_over_the_limit_is_413()
     {
         var big = new byte[FixtureServer.UploadLimit + 1];
-        using var response = await Client.PostAsync("/api/ground", Form(big, "a phrase"));
+        // Expect: 100-continue, as a careful client does: the server refuses from Content-Length alone, so the
+        // client never streams the body into a closed connection (a broken pipe would hide the 413).
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/ground") { Content = Form(big, "a phrase") };
+        request.Headers.ExpectContinue = true;
+        using var response = await Client.SendAsync(request);
         Assert.Contains("larger than the limit", await ErrorOf(response, HttpStatusCode.RequestEntityTooLarge));
     }
 
