@@ -1,3 +1,4 @@
+using GroundSharp.IO;
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
@@ -70,8 +71,7 @@ public static class DemoCommand
         report.AppendLine().AppendLine(string.Create(CultureInfo.InvariantCulture, $"Pointing accuracy: {acc.Hits}/{acc.Total} = {acc.Accuracy:P1}{chance}."));
         report.AppendLine().AppendLine(table.ToMarkdown());
         var reportPath = Path.Combine(outDir, "report.md");
-        File.WriteAllText(reportPath + ".tmp", report.ToString());
-        File.Move(reportPath + ".tmp", reportPath, overwrite: true);
+        AtomicFile.WriteAllText(reportPath, report.ToString());
         AnsiConsole.MarkupLine(string.Create(CultureInfo.InvariantCulture, $"pointing accuracy: [bold]{acc.Hits}/{acc.Total} = {acc.Accuracy:P1}[/]{chance}"));
         AnsiConsole.MarkupLine($"wrote overlays and [bold]{CliRunner.Esc(reportPath)}[/]");
         return 0;

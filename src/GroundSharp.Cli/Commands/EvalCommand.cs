@@ -1,3 +1,4 @@
+using GroundSharp.IO;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
@@ -199,11 +200,9 @@ public static class EvalCommand
     {
         Directory.CreateDirectory(outDir);
         var json = Path.Combine(outDir, name + ".json");
-        File.WriteAllText(json + ".tmp", JsonSerializer.Serialize(report, EvalReport.Json));
-        File.Move(json + ".tmp", json, overwrite: true);
+        AtomicFile.WriteJson(json, report, EvalReport.Json);
         var md = Path.Combine(outDir, name + ".md");
-        File.WriteAllText(md + ".tmp", report.ToMarkdown());
-        File.Move(md + ".tmp", md, overwrite: true);
+        AtomicFile.WriteAllText(md, report.ToMarkdown());
         AnsiConsole.WriteLine(report.ToMarkdown());
         AnsiConsole.MarkupLine($"wrote [bold]{CliRunner.Esc(json)}[/] and {CliRunner.Esc(md)} ({report.Items} phrases in {report.Seconds:F1} s)");
     }

@@ -1,3 +1,4 @@
+using GroundSharp.IO;
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
@@ -68,7 +69,7 @@ public static class GroundCommand
             boxRule = $"bounding box of the 4-connected region >= {HeatmapBox.DefaultFraction} x peak containing the point; x2/y2 exclusive",
             results = entries,
         };
-        WriteJsonAtomic(Path.Combine(outDir, "results.json"), doc);
+        AtomicFile.WriteJson(Path.Combine(outDir, "results.json"), doc);
 
         var table = new Table().AddColumns("#", "phrase", "match p", "point (x, y)", "box (x1, y1, x2, y2)", "overlay");
         for (int i = 0; i < results.Count; i++)
@@ -80,13 +81,6 @@ public static class GroundCommand
         AnsiConsole.Write(table);
         AnsiConsole.MarkupLine($"wrote [bold]{CliRunner.Esc(Path.Combine(outDir, "results.json"))}[/]");
         return 0;
-    }
-
-    public static void WriteJsonAtomic(string path, object doc)
-    {
-        var tmp = path + ".tmp";
-        File.WriteAllText(tmp, JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true }));
-        File.Move(tmp, path, overwrite: true);
     }
 
     public static string Slug(string phrase)

@@ -1,3 +1,4 @@
+using GroundSharp.IO;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -172,8 +173,7 @@ public sealed class AmcExperiment(AmcExperimentOptions options, ITrainingReporte
 
         var splits = Evaluate(name, checkpoint);
         var row = new AmcExperimentRow(name, description, checkpoint, splits);
-        File.WriteAllText(resultPath + ".tmp", JsonSerializer.Serialize(row, EvalReport.Json));
-        File.Move(resultPath + ".tmp", resultPath, overwrite: true);
+        AtomicFile.WriteJson(resultPath, row, EvalReport.Json);
         return row;
     }
 
@@ -197,11 +197,9 @@ public sealed class AmcExperiment(AmcExperimentOptions options, ITrainingReporte
     private void WriteResults(IReadOnlyList<AmcExperimentRow> rows, TimeSpan elapsed)
     {
         var json = Path.Combine(options.OutDir, ResultsFile);
-        File.WriteAllText(json + ".tmp", JsonSerializer.Serialize(new { options = Describe(), rows }, EvalReport.Json));
-        File.Move(json + ".tmp", json, overwrite: true);
+        AtomicFile.WriteJson(json, new { options = Describe(), rows }, EvalReport.Json);
         var md = Path.Combine(options.OutDir, "results.md");
-        File.WriteAllText(md + ".tmp", ToMarkdown(rows, elapsed));
-        File.Move(md + ".tmp", md, overwrite: true);
+        AtomicFile.WriteAllText(md, ToMarkdown(rows, elapsed));
     }
 
     private object Describe() => new

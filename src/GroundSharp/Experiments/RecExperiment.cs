@@ -1,3 +1,4 @@
+using GroundSharp.IO;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -273,8 +274,7 @@ public sealed class RecExperiment(RecExperimentOptions options, Action<string> l
     {
         WriteJson(Path.Combine(options.OutDir, ResultsFile), new { options = Describe(), detector, rows });
         var md = Path.Combine(options.OutDir, "results.md");
-        File.WriteAllText(md + ".tmp", ToMarkdown(detector, rows, elapsed));
-        File.Move(md + ".tmp", md, overwrite: true);
+        AtomicFile.WriteAllText(md, ToMarkdown(detector, rows, elapsed));
     }
 
     private object Describe() => new
@@ -328,11 +328,7 @@ public sealed class RecExperiment(RecExperimentOptions options, Action<string> l
         catch (JsonException) { return null; } // a stage file from an older layout: redo the stage
     }
 
-    private static void WriteJson(string path, object value)
-    {
-        File.WriteAllText(path + ".tmp", JsonSerializer.Serialize(value, EvalReport.Json));
-        File.Move(path + ".tmp", path, overwrite: true);
-    }
+    private static void WriteJson(string path, object value) => AtomicFile.WriteJson(path, value, EvalReport.Json);
 
     private static string Percent(double? a) => a is { } v ? (100 * v).ToString("F1", CultureInfo.InvariantCulture) : "–";
 }

@@ -56,9 +56,7 @@ public static class HeatmapOverlay
     public static void SavePng(SKBitmap bitmap, string path)
     {
         using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);
-        var tmp = path + ".tmp";
-        using (var f = File.Create(tmp)) data.SaveTo(f);
-        File.Move(tmp, path, overwrite: true);
+        IO.AtomicFile.Write(path, data.SaveTo, durable: false);
     }
 
     private static byte Blend(byte a, byte b, double t) => (byte)Math.Clamp(Math.Round(a * (1 - t) + b * t), 0, 255);

@@ -159,7 +159,7 @@ public class ImageLoaderTests : IDisposable
     [Fact]
     public void Oversized_header_is_rejected_before_decoding()
     {
-        var path = WriteFile("bomb.png", PngClaiming(100_000, 100_000));
+        var path = WriteFile("bomb.png", TestImages.PngClaiming(100_000, 100_000));
         var e = Assert.Throws<GroundSharpException>(() => ImageLoader.Load(path));
         Assert.Contains(path, e.Message);
         Assert.Contains("100000x100000", e.Message);
@@ -177,48 +177,7 @@ public class ImageLoaderTests : IDisposable
     [Fact]
     public void Zero_width_header_is_rejected()
     {
-        var path = WriteFile("zero.png", PngClaiming(0, 10));
+        var path = WriteFile("zero.png", TestImages.PngClaiming(0, 10));
         Assert.Throws<GroundSharpException>(() => ImageLoader.Load(path));
-    }
-
-    /// <summary>A structurally valid RGB PNG whose header claims width x height but whose data is a few bytes.</summary>
-    private static byte[] PngClaiming(int width, int height)
-    {
-        var output = new MemoryStream();
-        output.Write([0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A]);
-        var ihdr = new byte[13];
-        BinaryPrimitives.WriteInt32BigEndian(ihdr, width);
-        BinaryPrimitives.WriteInt32BigEndian(ihdr.AsSpan(4), height);
-        ihdr[8] = 8; // bit depth
-        ihdr[9] = 2; // colour type RGB
-        WriteChunk(output, "IHDR", ihdr);
-        var compressed = new MemoryStream();
-        using (var z = new ZLibStream(compressed, CompressionLevel.Fastest, leaveOpen: true)) z.Write(new byte[64]);
-        WriteChunk(output, "IDAT", compressed.ToArray());
-        WriteChunk(output, "IEND", []);
-        return output.ToArray();
-    }
-
-    private static void WriteChunk(Stream output, string type, byte[] data)
-    {
-        var header = new byte[8];
-        BinaryPrimitives.WriteInt32BigEndian(header, data.Length);
-        Encoding.ASCII.GetBytes(type).CopyTo(header, 4);
-        output.Write(header);
-        output.Write(data);
-        var crc = new byte[4];
-        BinaryPrimitives.WriteUInt32BigEndian(crc, Crc32(header.AsSpan(4).ToArray().Concat(data).ToArray()));
-        output.Write(crc);
-    }
-
-    private static uint Crc32(byte[] bytes)
-    {
-        uint crc = 0xFFFFFFFF;
-        foreach (byte b in bytes)
-        {
-            crc ^= b;
-            for (int k = 0; k < 8; k++) crc = (crc & 1) != 0 ? (crc >> 1) ^ 0xEDB88320u : crc >> 1;
-        }
-        return ~crc;
     }
 }

@@ -142,7 +142,7 @@ public class GroundApiTests(FixtureServer fixture) : IClassFixture<FixtureServer
     [Fact]
     public async Task Decompression_bomb_header_is_400_before_decoding()
     {
-        using var response = await Client.PostAsync("/api/ground", Form(WebTestServer.PngClaiming(100_000, 100_000), "a phrase"));
+        using var response = await Client.PostAsync("/api/ground", Form(TestImages.PngClaiming(100_000, 100_000), "a phrase"));
         var error = await ErrorOf(response, HttpStatusCode.BadRequest);
         Assert.Contains("10000000000 pixels", error);
         Assert.Contains($"limit of {ServeOptions.DefaultMaxPixels}", error);

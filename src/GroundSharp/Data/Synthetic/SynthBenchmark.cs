@@ -1,3 +1,4 @@
+using GroundSharp.IO;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -185,14 +186,10 @@ public static class SynthBenchmark
         return sb.ToString();
     }
 
-    internal static void WriteAtomic(string path, string text) => WriteAtomic(path, new UTF8Encoding(false).GetBytes(text));
+    // Regenerable bulk output: atomic (no half-written file after a kill), not flushed to disk one by one.
+    internal static void WriteAtomic(string path, string text) => AtomicFile.WriteAllText(path, text, durable: false);
 
-    internal static void WriteAtomic(string path, byte[] bytes)
-    {
-        var tmp = path + ".tmp";
-        File.WriteAllBytes(tmp, bytes);
-        File.Move(tmp, path, overwrite: true);
-    }
+    internal static void WriteAtomic(string path, byte[] bytes) => AtomicFile.WriteAllBytes(path, bytes, durable: false);
 
     private static string Manifest(SynthBenchmarkOptions o, IReadOnlyDictionary<string, SplitCounts> counts)
     {
