@@ -50,7 +50,60 @@ public sealed class Trainer
         _reporter = reporter;
     }
 
+    /// <summary>
+    /// How many times a run recovers from TorchSharp's transient native <c>Scalar</c> error (see
+    /// <see cref="IsTransientScalarError"/>) by resuming from its latest checkpoint, in the same process.
+    /// </summary>
+    public int NativeErrorRetries { get; init; } = 5;
+
+    /// <summary>Test hook: called with the 0-based step before it runs (fault injection).</summary>
+    internal Action<int>? BeforeStep { get; init; }
+
+    /// <summary>
+    /// Trains from <paramref name="start"/> to the end of the schedule (or <see cref="TrainStart.StopAfterStep"/>).
+    /// A transient native error restarts from the run's latest checkpoint, or from <paramref name="start"/> when
+    /// none was written yet; exact resume makes the result the same as a run without the error.
+    /// </summary>
     public TrainResult Run(TrainStart start, CancellationToken cancel = default)
+    {
+        int failures = 0;
+        var attempt = start;
+        while (true)
+        {
+            try
+            {
+                return RunOnce(attempt, cancel);
+            }
+            catch (System.Runtime.InteropServices.ExternalException e) when (IsTransientScalarError(e) && failures < NativeErrorRetries)
+            {
+                failures++;
+                string? latest = Directory.Exists(Path.Combine(_config.OutputDir, "checkpoints")) ? TryResolveCheckpoint(_config.OutputDir) : null;
+                attempt = latest is null ? start : start with { ResumeFrom = latest, InitCheckpoint = null };
+                if (latest is null && start.ResumeFrom is null) TruncateMetrics(0);
+                _reporter.Message($"warning: libtorch reported a corrupted Scalar (a known TorchSharp finaliser race, docs/torchsharp-native.md); " +
+                    $"retry {failures} of {NativeErrorRetries} from {latest ?? "the start"}");
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+            }
+        }
+    }
+
+    /// <summary>
+    /// TorchSharp turns C# numbers into native <c>Scalar</c>s implicitly and leaves them to the finaliser, which can
+    /// free one while a native call still reads it; libtorch then fails in <c>Scalar::toFloat</c>/<c>to&lt;T&gt;</c>
+    /// ("Unknown scalar type", "Expected false to be true"). Nothing about the run's state is wrong before the step.
+    /// </summary>
+    public static bool IsTransientScalarError(Exception e) =>
+        e.Message.Contains("Scalar.h", StringComparison.Ordinal) || e.Message.Contains("Unknown scalar type", StringComparison.Ordinal)
+        || e.Message.Contains("toFloat", StringComparison.Ordinal);
+
+    private static string? TryResolveCheckpoint(string outputDir)
+    {
+        try { return TrainingCheckpoint.Resolve(outputDir); }
+        catch (GroundSharpException) { return null; }
+    }
+
+    private TrainResult RunOnce(TrainStart start, CancellationToken cancel)
     {
         var cfg = _config;
         var device = AlbefLoader.ResolveDevice(cfg.Device);
@@ -131,6 +184,7 @@ public sealed class Trainer
             {
                 cancel.ThrowIfCancellationRequested();
                 var prepared = pipeline.Next(cancel);
+                BeforeStep?.Invoke(step);
                 foreach (var w in prepared.Warnings) _reporter.Message("warning: " + w);
                 double lr = schedule.At(step);
                 double alpha = LearningRateSchedule.Alpha(cfg.Model.Alpha, step, stepsPerEpoch);

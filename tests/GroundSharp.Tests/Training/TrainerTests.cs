@@ -78,6 +78,51 @@ public class TrainerTests : IDisposable
 
     [Fact]
     [Trait("Category", "EndToEnd")]
+    public void TransientScalarError_ResumesFromTheLastCheckpoint_AndReachesTheSameWeights()
+    {
+        var full = new Trainer(Config("full", 6), new RecordingReporter()).Run(new TrainStart());
+        bool failed = false;
+        var reporter = new RecordingReporter();
+        var faulty = new Trainer(Config("faulty", 6, checkpointEvery: 2), reporter)
+        {
+            // The message libtorch gives when a finalised Scalar is read (c10/core/Scalar.h).
+            BeforeStep = step =>
+            {
+                if (step == 3 && !failed)
+                {
+                    failed = true;
+                    throw new System.Runtime.InteropServices.ExternalException("Expected false to be true, but got false. Exception raised from toFloat at /pytorch/c10/core/Scalar.h:140");
+                }
+            },
+        }.Run(new TrainStart());
+        Assert.True(failed);
+        Assert.Equal(6, faulty.LastStep);
+        Assert.Contains(reporter.Messages, m => m.Contains("retry 1 of", StringComparison.Ordinal) && m.Contains("step-0000002", StringComparison.Ordinal));
+
+        var a = Weights(full.LastCheckpoint!);
+        var b = Weights(faulty.LastCheckpoint!);
+        foreach (var (k, t) in a)
+        {
+            using var d = (t.to_type(ScalarType.Float64) - b[k].to_type(ScalarType.Float64)).abs().max();
+            Assert.True(d.ToDouble() == 0, $"{k} differs by {d.ToDouble()}");
+        }
+        foreach (var t in a.Values.Concat(b.Values)) t.Dispose();
+        var steps = File.ReadLines(Path.Combine(_dir, "faulty", "metrics.jsonl")).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("step").GetInt32()).ToList();
+        Assert.Equal(new[] { 1, 2, 3, 4, 5, 6 }, steps);
+    }
+
+    [Fact]
+    public void OtherNativeErrors_AreNotRetried()
+    {
+        var trainer = new Trainer(Config("other", 2), new RecordingReporter())
+        {
+            BeforeStep = _ => throw new System.Runtime.InteropServices.ExternalException("shape '[4, -1]' is invalid for input of size 3"),
+        };
+        Assert.Throws<System.Runtime.InteropServices.ExternalException>(() => trainer.Run(new TrainStart()));
+    }
+
+    [Fact]
+    [Trait("Category", "EndToEnd")]
     public void TinyOverfitRun_DecreasesTheLossOnAFixedBatch()
     {
         using var pre = new AlbefPretrainer(new AlbefModel(TinyTraining.Config, 5), 5);
