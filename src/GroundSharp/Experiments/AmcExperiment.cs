@@ -35,7 +35,9 @@ public sealed record AmcExperimentOptions
     public static AlbefConfig SmallModel => new()
     {
         ImageRes = 128, PatchSize = 16, VisionWidth = 128, VisionDepth = 4, VisionHeads = 4, EmbedDim = 64,
-        QueueSize = 1536, MaxWords = 30,
+        // No feature queue: from scratch, a queue's stale features differ from the batch's by the common drift of the
+        // still-collapsed encoders, which swamps the per-sample signal (docs/experiment-amc.md, "Why no queue").
+        QueueSize = 0, MaxWords = 30,
         Bert = new BertConfig { HiddenSize = 128, NumHiddenLayers = 4, FusionLayer = 2, NumAttentionHeads = 4, IntermediateSize = 512, MaxPositionEmbeddings = 64, EncoderWidth = 128 },
     };
 
@@ -157,7 +159,8 @@ public sealed class AmcExperiment(AmcExperimentOptions options, ITrainingReporte
             WarmupSteps = Math.Max(1, steps / 10),
             GradClip = 5.0,
             Seed = options.Seed,
-            CheckpointEvery = Math.Max(50, steps / 2),
+            // Often enough that a retry after TorchSharp's transient Scalar error (Trainer.Run) loses little.
+            CheckpointEvery = 50,
             LogEvery = 1,
             OutputDir = dir,
             Objectives = new ObjectiveSwitches { Amc = amc is not null },

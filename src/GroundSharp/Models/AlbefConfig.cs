@@ -70,6 +70,8 @@ public sealed record AlbefConfig
         Require(VisionWidth > 0 && VisionHeads > 0 && VisionWidth % VisionHeads == 0, $"vision_width ({VisionWidth}) must be divisible by vision_heads ({VisionHeads})");
         Require(VisionDepth >= 0, "vision_depth must be >= 0");
         Require(EmbedDim > 0, "embed_dim must be > 0");
+        Require(QueueSize >= 0, $"queue_size ({QueueSize}) must be >= 0 (0: ITC against the batch only, no feature queue)");
+        Require(Momentum >= 0 && Momentum < 1, $"momentum ({Momentum}) must be in [0, 1)");
         var b = Bert;
         Require(b.HiddenSize > 0 && b.NumAttentionHeads > 0 && b.HiddenSize % b.NumAttentionHeads == 0, $"bert.hidden_size ({b.HiddenSize}) must be divisible by bert.num_attention_heads ({b.NumAttentionHeads})");
         Require(b.FusionLayer >= 0 && b.FusionLayer < b.NumHiddenLayers, $"bert.fusion_layer ({b.FusionLayer}) must be in [0, num_hidden_layers={b.NumHiddenLayers})");

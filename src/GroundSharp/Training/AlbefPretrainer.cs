@@ -359,7 +359,7 @@ public sealed class AlbefPretrainer : IDisposable
             }
             _amcPointerNaming = byName.ContainsKey("queue_ptr_img") && !byName.ContainsKey("queue_ptr");
             var ptr = byName.GetValueOrDefault("queue_ptr") ?? byName.GetValueOrDefault("queue_ptr_img");
-            QueuePointer = queuesLoaded && ptr is not null ? ptr.to_type(ScalarType.Int64).flatten()[0].ToInt64() % Config.QueueSize : 0;
+            QueuePointer = queuesLoaded && ptr is not null && Config.QueueSize > 0 ? ptr.to_type(ScalarType.Int64).flatten()[0].ToInt64() % Config.QueueSize : 0;
             if (fromModel > 0 && loaded > 0) notes.Add($"{fromModel} momentum tensors were missing or mis-shaped and were copied from the model");
             return new PretrainLoadReport(modelReport, loaded, fromModel, queuesLoaded, notes);
         }

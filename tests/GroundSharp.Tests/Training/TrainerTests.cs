@@ -28,9 +28,9 @@ public class TrainerTests : IDisposable
         catch (IOException) { }
     }
 
-    private TrainConfig Config(string output, int maxSteps, int checkpointEvery = 0) => new TrainConfig
+    private TrainConfig Config(string output, int maxSteps, int checkpointEvery = 0, AlbefConfig? model = null) => new TrainConfig
     {
-        Model = TinyTraining.Config,
+        Model = model ?? TinyTraining.Config,
         Vocab = TinyTraining.VocabFile,
         DataFiles = new[] { TinyTraining.WriteDataset(Path.Combine(_dir, "data"), 12) },
         BatchSize = 4,
@@ -109,6 +109,18 @@ public class TrainerTests : IDisposable
         foreach (var t in a.Values.Concat(b.Values)) t.Dispose();
         var steps = File.ReadLines(Path.Combine(_dir, "faulty", "metrics.jsonl")).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("step").GetInt32()).ToList();
         Assert.Equal(new[] { 1, 2, 3, 4, 5, 6 }, steps);
+    }
+
+    [Fact]
+    [Trait("Category", "EndToEnd")]
+    public void WithoutAQueue_ItcUsesTheBatchOnly_AndRunsAndResumes()
+    {
+        var model = TinyTraining.Config with { QueueSize = 0 };
+        var full = new Trainer(Config("q0-full", 4, model: model), new RecordingReporter()).Run(new TrainStart());
+        new Trainer(Config("q0-split", 4, model: model), new RecordingReporter()).Run(new TrainStart { StopAfterStep = 2 });
+        var resumed = new Trainer(Config("q0-split", 4, model: model), new RecordingReporter()).Run(new TrainStart { ResumeFrom = Path.Combine(_dir, "q0-split") });
+        Assert.True(double.IsFinite(full.LastLosses["itc"]));
+        Assert.Equal(full.LastLosses["loss"], resumed.LastLosses["loss"]);
     }
 
     [Fact]
