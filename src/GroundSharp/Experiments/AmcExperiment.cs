@@ -36,7 +36,7 @@ public sealed record AmcExperimentOptions
     {
         ImageRes = 128, PatchSize = 16, VisionWidth = 128, VisionDepth = 4, VisionHeads = 4, EmbedDim = 64,
         // No feature queue: from scratch, a queue's stale features differ from the batch's by the common drift of the
-        // still-collapsed encoders, which swamps the per-sample signal (docs/experiment-amc.md, "Why no queue").
+        // still-collapsed encoders, which swamps the per-sample signal (docs/experiment-amc.md, "Second session", finding 1).
         QueueSize = 0, MaxWords = 30,
         Bert = new BertConfig { HiddenSize = 128, NumHiddenLayers = 4, FusionLayer = 2, NumAttentionHeads = 4, IntermediateSize = 512, MaxPositionEmbeddings = 64, EncoderWidth = 128 },
     };

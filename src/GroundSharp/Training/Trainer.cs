@@ -59,6 +59,8 @@ public sealed class Trainer
     /// <summary>Test hook: called with the 0-based step before it runs (fault injection).</summary>
     internal Action<int>? BeforeStep { get; init; }
 
+    private string? _lastCheckpointWritten;
+
     /// <summary>
     /// Trains from <paramref name="start"/> to the end of the schedule (or <see cref="TrainStart.StopAfterStep"/>).
     /// A transient native error restarts from the run's latest checkpoint, or from <paramref name="start"/> when
@@ -66,6 +68,7 @@ public sealed class Trainer
     /// </summary>
     public TrainResult Run(TrainStart start, CancellationToken cancel = default)
     {
+        _lastCheckpointWritten = null;
         int failures = 0;
         var attempt = start;
         while (true)
@@ -77,7 +80,8 @@ public sealed class Trainer
             catch (System.Runtime.InteropServices.ExternalException e) when (IsTransientScalarError(e) && failures < NativeErrorRetries)
             {
                 failures++;
-                string? latest = Directory.Exists(Path.Combine(_config.OutputDir, "checkpoints")) ? TryResolveCheckpoint(_config.OutputDir) : null;
+                // Only a checkpoint this call wrote: an output folder may hold older runs' checkpoints.
+                string? latest = _lastCheckpointWritten;
                 attempt = latest is null ? start : start with { ResumeFrom = latest, InitCheckpoint = null };
                 if (latest is null && start.ResumeFrom is null) TruncateMetrics(0);
                 _reporter.Message($"warning: libtorch reported a corrupted Scalar (a known TorchSharp finaliser race, docs/torchsharp-native.md); " +
@@ -91,17 +95,12 @@ public sealed class Trainer
     /// <summary>
     /// TorchSharp turns C# numbers into native <c>Scalar</c>s implicitly and leaves them to the finaliser, which can
     /// free one while a native call still reads it; libtorch then fails in <c>Scalar::toFloat</c>/<c>to&lt;T&gt;</c>
-    /// ("Unknown scalar type", "Expected false to be true"). Nothing about the run's state is wrong before the step.
+    /// ("Unknown scalar type", "Expected false to be true"). The half-done step's in-memory state is thrown away and the
+    /// run continues from its last checkpoint.
     /// </summary>
     public static bool IsTransientScalarError(Exception e) =>
         e.Message.Contains("Scalar.h", StringComparison.Ordinal) || e.Message.Contains("Unknown scalar type", StringComparison.Ordinal)
         || e.Message.Contains("toFloat", StringComparison.Ordinal);
-
-    private static string? TryResolveCheckpoint(string outputDir)
-    {
-        try { return TrainingCheckpoint.Resolve(outputDir); }
-        catch (GroundSharpException) { return null; }
-    }
 
     private TrainResult RunOnce(TrainStart start, CancellationToken cancel)
     {
@@ -220,7 +219,10 @@ public sealed class Trainer
                 _reporter.Stepped(m);
                 bool periodic = cfg.CheckpointEvery > 0 && done % cfg.CheckpointEvery == 0;
                 if (periodic || done == lastStep)
+                {
                     lastCheckpoint = SaveCheckpoint(checkpointsDir, pretrainer, optimizer, named, generator, done, totalSteps, stepsPerEpoch);
+                    _lastCheckpointWritten = lastCheckpoint;
+                }
             }
             _reporter.Message($"{lastStep - firstStep} steps in {clock.Elapsed.TotalSeconds:F1} s");
         }
