@@ -13,16 +13,18 @@ public static class ExperimentCommand
         var output = new Option<string>("--out") { Description = "experiment folder (data, runs, results); an interrupted run continues from it", DefaultValueFactory = _ => "experiments/amc" };
         var seed = new Option<int>("--seed") { Description = "seed of the data, the initialisation and the training", DefaultValueFactory = _ => 1 };
         var quick = new Option<bool>("--quick") { Description = "a few steps on a tiny benchmark: checks the pipeline in a minute (numbers not meaningful)" };
+        var itcWarmupSteps = new Option<int?>("--itc-warmup-steps") { Description = "override the ITC-only warm-up steps before pre-training (0 = none)" };
         var pretrainSteps = new Option<int?>("--pretrain-steps") { Description = "override the pre-training steps" };
         var finetuneSteps = new Option<int?>("--finetune-steps") { Description = "override the fine-tuning steps of each variant" };
         var evalLimit = new Option<int?>("--eval-limit") { Description = "evaluate at most N phrases per split" };
         var amc = new Command("amc", "Pre-train a small ALBEF on captions (baseline), fine-tune with AMC and its ablations, evaluate pointing accuracy.")
         {
-            output, seed, quick, pretrainSteps, finetuneSteps, evalLimit,
+            output, seed, quick, itcWarmupSteps, pretrainSteps, finetuneSteps, evalLimit,
         };
         amc.SetAction(r => CliRunner.Run(() =>
         {
             var o = r.GetValue(quick) ? AmcExperimentOptions.Quick(r.GetValue(output)!, r.GetValue(seed)) : new AmcExperimentOptions { OutDir = r.GetValue(output)!, Seed = r.GetValue(seed) };
+            if (r.GetValue(itcWarmupSteps) is { } w) o = o with { ItcWarmupSteps = w >= 0 ? w : throw new GroundSharpException("--itc-warmup-steps must be >= 0") };
             if (r.GetValue(pretrainSteps) is { } p) o = o with { PretrainSteps = p > 0 ? p : throw new GroundSharpException("--pretrain-steps must be > 0") };
             if (r.GetValue(finetuneSteps) is { } f) o = o with { FinetuneSteps = f > 0 ? f : throw new GroundSharpException("--finetune-steps must be > 0") };
             if (r.GetValue(evalLimit) is { } l) o = o with { EvalLimit = l > 0 ? l : throw new GroundSharpException("--eval-limit must be > 0") };

@@ -22,7 +22,11 @@ public sealed record AmcExperimentOptions
     public SynthBenchmarkOptions Data { get; init; } = new() { Seed = 1, Pretrain = 1500, Boxes = 600, Val = 100, Test = 100, TestCompositional = 100 };
     public AlbefConfig Model { get; init; } = SmallModel;
     public int BatchSize { get; init; } = 24;
-    public int PretrainSteps { get; init; } = 800;
+    /// <summary>ITC-only steps before the full pre-training (0 = none): from scratch, ITC must leave chance first (docs/experiment-amc.md).</summary>
+    public int ItcWarmupSteps { get; init; } = 600;
+    public int PretrainSteps { get; init; } = 1200;
+    /// <summary>Share of ITM negatives drawn at random instead of by similarity (TrainConfig.ItmRandomNegatives).</summary>
+    public double ItmRandomNegatives { get; init; } = 0.5;
     public double PretrainLr { get; init; } = 3e-4;
     public int FinetuneSteps { get; init; } = 300;
     public double FinetuneLr { get; init; } = 1e-4;
@@ -35,9 +39,10 @@ public sealed record AmcExperimentOptions
     public static AlbefConfig SmallModel => new()
     {
         ImageRes = 128, PatchSize = 16, VisionWidth = 128, VisionDepth = 4, VisionHeads = 4, EmbedDim = 64,
-        // No feature queue: from scratch, a queue's stale features differ from the batch's by the common drift of the
-        // still-collapsed encoders, which swamps the per-sample signal (docs/experiment-amc.md, "Second session", finding 1).
-        QueueSize = 0, MaxWords = 30,
+        // No feature queue and no momentum encoder: from scratch, a queue's stale features differ from the batch's by the
+        // common drift of the still-collapsed encoders, and a slow momentum encoder gives targets from that collapsed
+        // past; both keep ITC at chance (docs/experiment-amc.md, "Second session", findings 1 and 2).
+        QueueSize = 0, Momentum = 0, Distill = false, MaxWords = 30,
         Bert = new BertConfig { HiddenSize = 128, NumHiddenLayers = 4, FusionLayer = 2, NumAttentionHeads = 4, IntermediateSize = 512, MaxPositionEmbeddings = 64, EncoderWidth = 128 },
     };
 
@@ -47,7 +52,7 @@ public sealed record AmcExperimentOptions
         OutDir = outDir, Seed = seed,
         Data = SynthBenchmarkOptions.Tiny(seed),
         Model = SmallModel with { ImageRes = 64, VisionDepth = 1, QueueSize = 64, Bert = SmallModel.Bert with { NumHiddenLayers = 3, FusionLayer = 1 } },
-        BatchSize = 4, PretrainSteps = 3, FinetuneSteps = 2, EvalLimit = 6,
+        BatchSize = 4, ItcWarmupSteps = 2, PretrainSteps = 3, FinetuneSteps = 2, EvalLimit = 6,
         Variants = new[] { AmcVariant.MeanAndMax, AmcVariant.CosineDistance },
     };
 }
@@ -74,14 +79,18 @@ public sealed class AmcExperiment(AmcExperimentOptions options, ITrainingReporte
         PrepareData();
         var rows = new List<AmcExperimentRow>();
 
+        string? init = null;
+        if (options.ItcWarmupSteps > 0)
+            init = TrainStage("pretrain-itc", "ITC-only warm-up on captions, from scratch", new[] { "pretrain.jsonl" },
+                options.ItcWarmupSteps, options.PretrainLr, ItcOnly, amc: null, init: null, evaluate: false).Checkpoint;
         var pretrain = TrainStage("pretrain", "gALBEF baseline: ITC+ITM+MLM on captions, from scratch", new[] { "pretrain.jsonl" },
-            options.PretrainSteps, options.PretrainLr, amc: null, init: null);
+            options.PretrainSteps, options.PretrainLr, AllAlbef, amc: null, init: init);
         rows.Add(pretrain);
         rows.Add(TrainStage("finetune-control", "+ box split, ITC+ITM+MLM, no AMC (control)", new[] { "boxes.jsonl" },
-            options.FinetuneSteps, options.FinetuneLr, amc: null, init: pretrain.Checkpoint));
+            options.FinetuneSteps, options.FinetuneLr, AllAlbef, amc: null, init: pretrain.Checkpoint));
         foreach (var variant in options.Variants)
             rows.Add(TrainStage("finetune-" + VariantName(variant), $"+ box split, ITC+ITM+MLM + AMC ({Describe(variant)})", new[] { "boxes.jsonl" },
-                options.FinetuneSteps, options.FinetuneLr, amc: new AmcLossOptions { Variant = variant }, init: pretrain.Checkpoint));
+                options.FinetuneSteps, options.FinetuneLr, AllAlbef with { Amc = true }, amc: new AmcLossOptions { Variant = variant }, init: pretrain.Checkpoint));
 
         WriteResults(rows, sw.Elapsed);
         var amcRow = rows.FirstOrDefault(r => r.Name == "finetune-mean-and-max") ?? rows[^1];
@@ -136,7 +145,11 @@ public sealed class AmcExperiment(AmcExperimentOptions options, ITrainingReporte
             && knobs.TryGetProperty("height", out var h) && h.GetInt32() == data.Scenes.Height;
     }
 
-    private AmcExperimentRow TrainStage(string name, string description, string[] files, int steps, double lr, AmcLossOptions? amc, string? init)
+    private static readonly ObjectiveSwitches ItcOnly = new() { Itc = true, Itm = false, Mlm = false, Amc = false };
+    private static readonly ObjectiveSwitches AllAlbef = new() { Amc = false };
+
+    private AmcExperimentRow TrainStage(string name, string description, string[] files, int steps, double lr, ObjectiveSwitches objectives,
+        AmcLossOptions? amc, string? init, bool evaluate = true)
     {
         var dir = Path.Combine(options.OutDir, "runs", name);
         var resultPath = Path.Combine(dir, "stage.json");
@@ -163,7 +176,8 @@ public sealed class AmcExperiment(AmcExperimentOptions options, ITrainingReporte
             CheckpointEvery = 50,
             LogEvery = 1,
             OutputDir = dir,
-            Objectives = new ObjectiveSwitches { Amc = amc is not null },
+            Objectives = objectives,
+            ItmRandomNegatives = options.ItmRandomNegatives,
             Amc = amc ?? new AmcLossOptions(),
             PrefetchBatches = 4,
         };
@@ -174,7 +188,7 @@ public sealed class AmcExperiment(AmcExperimentOptions options, ITrainingReporte
         // A resumed run that had already finished writes no new checkpoint: take the latest one.
         var checkpoint = Path.Combine(result.LastCheckpoint ?? TrainingCheckpoint.Resolve(dir), TrainingCheckpoint.ModelFile);
 
-        var splits = Evaluate(name, checkpoint);
+        var splits = evaluate ? Evaluate(name, checkpoint) : new Dictionary<string, EvalReport>();
         var row = new AmcExperimentRow(name, description, checkpoint, splits);
         AtomicFile.WriteJson(resultPath, row, EvalReport.Json);
         return row;
@@ -211,7 +225,9 @@ public sealed class AmcExperiment(AmcExperimentOptions options, ITrainingReporte
         data = new { pretrain = options.Data.Pretrain, boxes = options.Data.Boxes, val = options.Data.Val, test = options.Data.Test, test_compositional = options.Data.TestCompositional },
         model = JsonDocument.Parse(options.Model.ToJson()).RootElement,
         batch_size = options.BatchSize,
+        itc_warmup = new { steps = options.ItcWarmupSteps, lr = options.PretrainLr },
         pretrain = new { steps = options.PretrainSteps, lr = options.PretrainLr },
+        itm_random_negatives = options.ItmRandomNegatives,
         finetune = new { steps = options.FinetuneSteps, lr = options.FinetuneLr },
         eval_limit = options.EvalLimit,
     };

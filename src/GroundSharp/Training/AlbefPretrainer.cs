@@ -131,10 +131,11 @@ public sealed class AlbefPretrainer : IDisposable
     /// <summary>
     /// All losses of one batch (model_pretrain.py order: momentum update, ITC + queue update, ITM with hard
     /// negatives, MLM) plus AMC over the samples with a box. <paramref name="alpha"/> is the distillation
-    /// weight of this step (after warm-up); <paramref name="generator"/> drives masking and negative sampling.
+    /// weight of this step (after warm-up); <paramref name="generator"/> drives masking and negative sampling;
+    /// <paramref name="itmRandomNegatives"/> is the share of ITM negatives drawn uniformly instead of by similarity.
     /// </summary>
     public PretrainLosses ComputeLosses(PretrainBatch batch, double alpha, ObjectiveSwitches objectives, AmcLossOptions amcOptions,
-        MlmTokens mlmTokens, Generator? generator = null)
+        MlmTokens mlmTokens, Generator? generator = null, double itmRandomNegatives = 0)
     {
         using var scope = NewDisposeScope();
         var dtype = Model.DType;
@@ -190,8 +191,8 @@ public sealed class AlbefPretrainer : IDisposable
         Tensor? lossItm = null;
         if (itmOn)
         {
-            long[] negativeImageForText = HardNegatives.Sample(simT2i.narrow(1, 0, b), generator);
-            long[] negativeTextForImage = HardNegatives.Sample(simI2t.narrow(1, 0, b), generator);
+            long[] negativeImageForText = HardNegatives.Sample(simT2i.narrow(1, 0, b), generator, itmRandomNegatives);
+            long[] negativeTextForImage = HardNegatives.Sample(simI2t.narrow(1, 0, b), generator, itmRandomNegatives);
             var device = ids.device;
             var imgIdx = tensor(negativeImageForText, dtype: ScalarType.Int64, device: device);
             var txtIdx = tensor(negativeTextForImage, dtype: ScalarType.Int64, device: device);

@@ -58,9 +58,12 @@ public static class MlmMasking
 public static class HardNegatives
 {
     /// <param name="similarity">(B, B) similarities (logits) of row items to the batch's column items.</param>
+    /// <param name="randomFraction">Share of the sampling mass spread uniformly over the other columns: 0 is
+    /// ALBEF (softmax weights only), 1 is uniformly random negatives.</param>
     /// <returns>For each row, the index of its negative column (never the row's own index).</returns>
-    public static long[] Sample(Tensor similarity, Generator? generator = null)
+    public static long[] Sample(Tensor similarity, Generator? generator = null, double randomFraction = 0)
     {
+        if (randomFraction is < 0 or > 1 || double.IsNaN(randomFraction)) throw new ArgumentOutOfRangeException(nameof(randomFraction), randomFraction, "must be in [0, 1]");
         long b = similarity.shape[0];
         if (similarity.dim() != 2 || similarity.shape[1] != b) throw new ArgumentException("similarity must be square (B, B)");
         if (b < 2) throw new ArgumentException("hard negatives need a batch of at least 2");
@@ -70,7 +73,11 @@ public static class HardNegatives
         weights = weights * (1.0 - eye(b, dtype: ScalarType.Float64, device: weights.device));
         // A row whose off-diagonal mass underflowed to zero falls back to uniform over the other columns.
         var empty = weights.sum(1, keepdim: true).le(0);
-        weights = where(empty, 1.0 - eye(b, dtype: ScalarType.Float64, device: weights.device), weights);
+        var others = 1.0 - eye(b, dtype: ScalarType.Float64, device: weights.device);
+        weights = where(empty, others, weights);
+        // Mixed in only when asked, so that the default draws exactly ALBEF's samples.
+        if (randomFraction > 0)
+            weights = (weights / weights.sum(1, keepdim: true)).MulBy(1 - randomFraction) + (others / (b - 1)).MulBy(randomFraction);
         var picks = multinomial(weights, 1, replacement: false, generator: generator).view(-1);
         return picks.cpu().data<long>().ToArray();
     }

@@ -36,6 +36,11 @@ public sealed record TrainConfig
     public int LogEvery { get; init; } = 1;
     public string OutputDir { get; init; } = "runs/train";
     public ObjectiveSwitches Objectives { get; init; } = new();
+    /// <summary>
+    /// Share of ITM negatives drawn uniformly from the batch instead of by ITC similarity (0 = ALBEF's hard
+    /// negatives). From scratch, hard negatives alone keep ITM at its prior (docs/training.md).
+    /// </summary>
+    public double ItmRandomNegatives { get; init; }
     public AmcLossOptions Amc { get; init; } = new();
     public AugmentationOptions Augmentation { get; init; } = new();
     /// <summary>Batches prepared ahead by the background thread.</summary>
@@ -57,6 +62,7 @@ public sealed record TrainConfig
         Require(GradClip is null or > 0, "grad_clip must be > 0 (or null)");
         Require(CheckpointEvery >= 0 && LogEvery >= 1, "checkpoint_every must be >= 0 and log_every >= 1");
         Require(PrefetchBatches >= 1, "prefetch_batches must be >= 1");
+        Require(ItmRandomNegatives is >= 0 and <= 1, $"itm_random_negatives ({ItmRandomNegatives}) must be in [0, 1]");
         Require(Objectives.Itc || Objectives.Itm || Objectives.Mlm || Objectives.Amc, "objectives: at least one must be on");
         Require(Amc.MarginMean >= 0 && Amc.MarginMax >= 0 && Amc.WeightMean >= 0 && Amc.WeightMax >= 0, "amc margins and weights must be >= 0");
         Augmentation.Validate(source + ": augmentation");
@@ -124,6 +130,7 @@ public sealed record TrainConfig
             CheckpointEvery = dto.CheckpointEvery ?? defaults.CheckpointEvery,
             LogEvery = dto.LogEvery ?? defaults.LogEvery,
             OutputDir = Resolve(dto.OutputDir ?? defaults.OutputDir),
+            ItmRandomNegatives = dto.ItmRandomNegatives ?? defaults.ItmRandomNegatives,
             Objectives = new ObjectiveSwitches { Itc = obj?.Itc ?? true, Itm = obj?.Itm ?? true, Mlm = obj?.Mlm ?? true, Amc = obj?.Amc ?? true },
             Amc = new AmcLossOptions
             {
@@ -165,6 +172,7 @@ public sealed record TrainConfig
         public int? LogEvery { get; set; }
         public string? OutputDir { get; set; }
         public ObjectivesDto? Objectives { get; set; }
+        public double? ItmRandomNegatives { get; set; }
         public AmcDto? Amc { get; set; }
         public AugmentationDto? Augmentation { get; set; }
         public int? PrefetchBatches { get; set; }

@@ -196,7 +196,7 @@ public sealed class Trainer
                     var batch = cpuBatch.To(device);
                     foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
                     optimizer.zero_grad();
-                    using var losses = pretrainer.ComputeLosses(batch, alpha, cfg.Objectives, cfg.Amc, mlmTokens, generator);
+                    using var losses = pretrainer.ComputeLosses(batch, alpha, cfg.Objectives, cfg.Amc, mlmTokens, generator, cfg.ItmRandomNegatives);
                     losses.Total.backward();
                     if (cfg.GradClip is double clip) nn.utils.clip_grad_norm_(named.Select(p => p.Parameter), clip);
                     optimizer.step();
