@@ -204,7 +204,7 @@ public sealed class AmcExperiment(AmcExperimentOptions options, ITrainingReporte
         foreach (var split in SynthSplits.Evaluation)
         {
             var items = GroundingEvaluator.FromSampleFile(Path.Combine(DataDir, split + ".jsonl"), split);
-            var report = evaluator.Run(items, "synth", split, name);
+            var report = TransientNativeError.Retry($"{name} / {split}", () => evaluator.Run(items, "synth", split, name), log);
             splits[split] = report;
             log($"{name} / {split}: pointing {Percent(report.Pointing.Overall.Accuracy)} ({report.Pointing.Overall.Hits}/{report.Pointing.Overall.Total})");
         }

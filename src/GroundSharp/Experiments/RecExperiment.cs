@@ -147,10 +147,13 @@ public sealed class RecExperiment(RecExperimentOptions options, Action<string> l
             Epochs = int.MaxValue, MaxSteps = options.DetectorSteps, BatchSize = options.DetectorBatchSize, LearningRate = options.DetectorLr, Seed = options.Seed,
         };
         var clock = Stopwatch.StartNew();
-        TorchSharp.torch.random.manual_seed(options.Seed);
-        using var detector = SynthDetector.Train(DataDir, config, training, log, logEvery: 25);
         var checkpoint = Path.Combine(dir, "detector.safetensors");
-        detector.Save(checkpoint);
+        TransientNativeError.Retry("the detector's training", () =>
+        {
+            TorchSharp.torch.random.manual_seed(options.Seed);
+            using var detector = SynthDetector.Train(DataDir, config, training, log, logEvery: 25);
+            detector.Save(checkpoint);
+        }, log);
         int perEpoch = (options.Data.Boxes + options.DetectorBatchSize - 1) / options.DetectorBatchSize;
         var stage = new RecDetectorStage(checkpoint, options.DetectorSteps, perEpoch, clock.Elapsed.TotalSeconds);
         WriteJson(stagePath, stage);
@@ -202,33 +205,37 @@ public sealed class RecExperiment(RecExperimentOptions options, Action<string> l
             UseCma = variant.UseCma,
             Loss = options.Model.Loss with { UseRegularisation = variant.UseRegularisation, UseFalseNegativeSuppression = variant.UseFalseNegativeSuppression },
         };
-        // Modules outside SeededInit draw from torch's global generator: reseed so a stage does not depend on the stages run before it.
-        TorchSharp.torch.random.manual_seed(options.Seed);
-        using var model = new RecModel(config, RecVocabulary.Build(images.Expressions.Select(e => e.Text)), detector, options.Seed);
-        var data = new RecTrainingData(images.Training.Visual, images.Expressions);
-        int perEpoch = RecTrainer.Batches(images.Expressions, options.RecBatchSize, new Random(0)).Count;
-        log($"{variant.Name}: {variant.Description} — {options.RecEpochs} epochs of ~{perEpoch} steps ({images.Expressions.Count} expressions, batch {options.RecBatchSize})");
-        var clock = Stopwatch.StartNew();
-        var steps = RecTrainer.Train(model, data, new RecTrainingOptions { Epochs = options.RecEpochs, BatchSize = options.RecBatchSize, LearningRate = options.RecLr, Seed = options.Seed },
-            step =>
-            {
-                bool epochEnd = step.Step + 1 == (step.Epoch + 1) * perEpoch;
-                if (step.Step == 0 || epochEnd)
-                    log(string.Create(CultureInfo.InvariantCulture,
-                        $"  {variant.Name}: epoch {step.Epoch + 1}/{options.RecEpochs} step {step.Step + 1} loss {step.Loss:F3} con {step.Contrastive:F3} reg {step.Regularisation:F3} fns {step.FalseNegativeSuppression:F3} λ {step.Lambda:F3} λ' {step.LambdaPrime:F3} | {clock.Elapsed.TotalSeconds / (step.Step + 1):F3} s/step"));
-            });
-        double seconds = clock.Elapsed.TotalSeconds;
-        var checkpoint = Path.Combine(dir, "rec.safetensors");
-        model.Save(checkpoint);
-        var splits = new Dictionary<string, EvalReport>();
-        foreach (var (split, list) in items)
+        // A redo after TorchSharp's transient native error starts the variant over; seeded, it gives the same result.
+        var row = TransientNativeError.Retry(variant.Name, () =>
         {
-            if (list.Count == 0) continue;
-            var report = RecGroundingEval.Run(model, images.Evaluation, list, "synth", split, variant.Name);
-            splits[split] = report;
-            log($"{variant.Name} / {split}: IoU@0.5 {Percent(Accuracy(report))} ({report.RecallAtK!["R@1"].Overall.Hits}/{report.Items})");
-        }
-        var row = new RecExperimentRow(variant.Name, variant.Description, checkpoint, splits, options.RecEpochs, steps.Count, seconds);
+            // Modules outside SeededInit draw from torch's global generator: reseed so a stage does not depend on the stages run before it.
+            TorchSharp.torch.random.manual_seed(options.Seed);
+            using var model = new RecModel(config, RecVocabulary.Build(images.Expressions.Select(e => e.Text)), detector, options.Seed);
+            var data = new RecTrainingData(images.Training.Visual, images.Expressions);
+            int perEpoch = RecTrainer.Batches(images.Expressions, options.RecBatchSize, new Random(0)).Count;
+            log($"{variant.Name}: {variant.Description} — {options.RecEpochs} epochs of ~{perEpoch} steps ({images.Expressions.Count} expressions, batch {options.RecBatchSize})");
+            var clock = Stopwatch.StartNew();
+            var steps = RecTrainer.Train(model, data, new RecTrainingOptions { Epochs = options.RecEpochs, BatchSize = options.RecBatchSize, LearningRate = options.RecLr, Seed = options.Seed },
+                step =>
+                {
+                    bool epochEnd = step.Step + 1 == (step.Epoch + 1) * perEpoch;
+                    if (step.Step == 0 || epochEnd)
+                        log(string.Create(CultureInfo.InvariantCulture,
+                            $"  {variant.Name}: epoch {step.Epoch + 1}/{options.RecEpochs} step {step.Step + 1} loss {step.Loss:F3} con {step.Contrastive:F3} reg {step.Regularisation:F3} fns {step.FalseNegativeSuppression:F3} λ {step.Lambda:F3} λ' {step.LambdaPrime:F3} | {clock.Elapsed.TotalSeconds / (step.Step + 1):F3} s/step"));
+                });
+            double seconds = clock.Elapsed.TotalSeconds;
+            var checkpoint = Path.Combine(dir, "rec.safetensors");
+            model.Save(checkpoint);
+            var splits = new Dictionary<string, EvalReport>();
+            foreach (var (split, list) in items)
+            {
+                if (list.Count == 0) continue;
+                var report = RecGroundingEval.Run(model, images.Evaluation, list, "synth", split, variant.Name);
+                splits[split] = report;
+                log($"{variant.Name} / {split}: IoU@0.5 {Percent(Accuracy(report))} ({report.RecallAtK!["R@1"].Overall.Hits}/{report.Items})");
+            }
+            return new RecExperimentRow(variant.Name, variant.Description, checkpoint, splits, options.RecEpochs, steps.Count, seconds);
+        }, log);
         WriteJson(stagePath, row);
         return row;
     }
@@ -261,7 +268,7 @@ public sealed class RecExperiment(RecExperimentOptions options, Action<string> l
         {
             if (list.Count == 0) continue;
             var withProposals = list.Select(i => i with { Proposals = proposals[i.ImagePath] }).ToList();
-            var report = evaluator.Run(withProposals, "synth", split, AmcRowName);
+            var report = TransientNativeError.Retry($"{AmcRowName} / {split}", () => evaluator.Run(withProposals, "synth", split, AmcRowName), log);
             splits[split] = report;
             log($"{AmcRowName} / {split}: IoU@0.5 {Percent(Accuracy(report))}");
         }

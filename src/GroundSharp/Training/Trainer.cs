@@ -52,9 +52,9 @@ public sealed class Trainer
 
     /// <summary>
     /// How many times a run recovers from TorchSharp's transient native <c>Scalar</c> error (see
-    /// <see cref="IsTransientScalarError"/>) by resuming from its latest checkpoint, in the same process.
+    /// <see cref="TransientNativeError"/>) by resuming from its latest checkpoint, in the same process.
     /// </summary>
-    public int NativeErrorRetries { get; init; } = 5;
+    public int NativeErrorRetries { get; init; } = TransientNativeError.DefaultRetries;
 
     /// <summary>Test hook: called with the 0-based step before it runs (fault injection).</summary>
     internal Action<int>? BeforeStep { get; init; }
@@ -77,30 +77,18 @@ public sealed class Trainer
             {
                 return RunOnce(attempt, cancel);
             }
-            catch (System.Runtime.InteropServices.ExternalException e) when (IsTransientScalarError(e) && failures < NativeErrorRetries)
+            catch (Exception e) when (TransientNativeError.IsTransient(e) && failures < NativeErrorRetries)
             {
                 failures++;
                 // Only a checkpoint this call wrote: an output folder may hold older runs' checkpoints.
                 string? latest = _lastCheckpointWritten;
                 attempt = latest is null ? start : start with { ResumeFrom = latest, InitCheckpoint = null };
                 if (latest is null && start.ResumeFrom is null) TruncateMetrics(0);
-                _reporter.Message($"warning: libtorch reported a corrupted Scalar (a known TorchSharp finaliser race, docs/torchsharp-native.md); " +
-                    $"retry {failures} of {NativeErrorRetries} from {latest ?? "the start"}");
-                GC.Collect();
-                GC.WaitForPendingFinalizers();
+                _reporter.Message(TransientNativeError.Warning(failures, NativeErrorRetries, latest ?? "the start"));
+                TransientNativeError.Settle();
             }
         }
     }
-
-    /// <summary>
-    /// TorchSharp turns C# numbers into native <c>Scalar</c>s implicitly and leaves them to the finaliser, which can
-    /// free one while a native call still reads it; libtorch then fails in <c>Scalar::toFloat</c>/<c>to&lt;T&gt;</c>
-    /// ("Unknown scalar type", "Expected false to be true"). The half-done step's in-memory state is thrown away and the
-    /// run continues from its last checkpoint.
-    /// </summary>
-    public static bool IsTransientScalarError(Exception e) =>
-        e.Message.Contains("Scalar.h", StringComparison.Ordinal) || e.Message.Contains("Unknown scalar type", StringComparison.Ordinal)
-        || e.Message.Contains("toFloat", StringComparison.Ordinal);
 
     private TrainResult RunOnce(TrainStart start, CancellationToken cancel)
     {

@@ -13,8 +13,12 @@ public class AmcExperimentTests
         var dir = CliProcess.TempDir();
         var r = CliProcess.Run("experiment", "amc", "--quick", "--out", dir);
         Assert.True(r.ExitCode == 0, r.StdErr + r.StdOut);
-        foreach (var stage in new[] { "pretrain", "finetune-control", "finetune-mean-and-max", "finetune-cosine" })
+        foreach (var stage in new[] { "pretrain-itc", "pretrain", "finetune-control", "finetune-mean-and-max", "finetune-cosine" })
             Assert.True(File.Exists(Path.Combine(dir, "runs", stage, "stage.json")), stage);
+        // The warm-up trains ITC only; the pre-training starts from it with all of ALBEF's objectives.
+        var warmup = File.ReadAllLines(Path.Combine(dir, "runs", "pretrain-itc", "metrics.jsonl"));
+        Assert.All(warmup, line => { Assert.Contains("\"itc\"", line); Assert.DoesNotContain("\"itm\"", line); Assert.DoesNotContain("\"mlm\"", line); });
+        Assert.Contains(File.ReadAllLines(Path.Combine(dir, "runs", "pretrain", "metrics.jsonl")), line => line.Contains("\"mlm\""));
         var md = File.ReadAllText(Path.Combine(dir, "results.md"));
         Assert.Contains("| model | val | test | test-compositional |", md);
         Assert.Contains("AMC (L_mean + L_max)", md);
@@ -45,5 +49,8 @@ public class AmcExperimentTests
         var r = CliProcess.Run("experiment", "amc", "--quick", "--pretrain-steps", "0", "--out", CliProcess.TempDir());
         Assert.Equal(2, r.ExitCode);
         Assert.Contains("error: --pretrain-steps must be > 0", r.StdErr);
+        var w = CliProcess.Run("experiment", "amc", "--quick", "--itc-warmup-steps", "-1", "--out", CliProcess.TempDir());
+        Assert.Equal(2, w.ExitCode);
+        Assert.Contains("error: --itc-warmup-steps must be >= 0", w.StdErr);
     }
 }

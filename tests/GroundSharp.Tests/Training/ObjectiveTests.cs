@@ -88,6 +88,42 @@ public class ObjectiveTests
     }
 
     [Fact]
+    public void HardNegatives_RandomFraction_SpreadsThatShareOfTheMassUniformly()
+    {
+        int b = 5, trials = 400;
+        // Row i: a near-certain hard negative at (i+1) % b.
+        var sim = new float[b * b];
+        for (int i = 0; i < b; i++)
+            for (int j = 0; j < b; j++)
+                sim[i * b + j] = i == j ? 20f : j == (i + 1) % b ? 15f : 0f;
+        using var s = tensor(sim, new long[] { b, b });
+        int[,] Count(double fraction, Generator gen)
+        {
+            var counts = new int[b, b];
+            for (int trial = 0; trial < trials; trial++)
+            {
+                var picks = HardNegatives.Sample(s, gen, fraction);
+                for (int i = 0; i < b; i++) { Assert.NotEqual(i, (int)picks[i]); counts[i, picks[i]]++; }
+            }
+            return counts;
+        }
+        using var gen = new Generator(5);
+        var hard = Count(0, gen);
+        var uniform = Count(1, gen);
+        var half = Count(0.5, gen);
+        for (int i = 0; i < b; i++)
+        {
+            int peak = (i + 1) % b;
+            Assert.True(hard[i, peak] >= trials - 2, $"row {i}: ALBEF's weights pick the hard negative ({hard[i, peak]})");
+            // Uniform over the 4 other columns: 100 expected each; half: 0.5 + 0.5/4 = 62.5 % on the peak.
+            for (int j = 0; j < b; j++)
+                if (j != i) Assert.InRange(uniform[i, j], 60, 140);
+            Assert.InRange(half[i, peak], 210, 290);
+        }
+        Assert.Throws<ArgumentOutOfRangeException>(() => HardNegatives.Sample(s, gen, 1.5));
+    }
+
+    [Fact]
     public void Queues_HaveShapeAndUnitColumns_AndStepEnqueuesTheBatch()
     {
         using var pre = NewPretrainer();

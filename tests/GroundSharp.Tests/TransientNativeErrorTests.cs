@@ -1,0 +1,35 @@
+using System.Runtime.InteropServices;
+using Xunit;
+
+namespace GroundSharp.Tests;
+
+public class TransientNativeErrorTests
+{
+    private static readonly ExternalException ScalarError = new("Unknown scalar type. Exception raised from toFloat at /pytorch/c10/core/Scalar.h:140");
+
+    [Fact]
+    public void Retry_RedoesTheWorkAfterTheScalarError_AndWarnsEachTime()
+    {
+        var log = new List<string>();
+        int calls = 0;
+        int result = TransientNativeError.Retry("the test stage", () => ++calls < 3 ? throw ScalarError : 42, log.Add);
+        Assert.Equal(42, result);
+        Assert.Equal(3, calls);
+        Assert.Equal(2, log.Count);
+        Assert.Contains("retry 2 of 5 from the start of the test stage", log[1]);
+    }
+
+    [Fact]
+    public void Retry_LetsOtherErrorsAndTheLastFailureThrough()
+    {
+        int calls = 0;
+        Assert.Throws<ExternalException>(() => TransientNativeError.Retry("x", () => { calls++; throw new ExternalException("shape '[4, -1]' is invalid for input of size 3"); }, _ => { }));
+        Assert.Equal(1, calls);
+        Assert.Throws<InvalidOperationException>(() => TransientNativeError.Retry("x", () => { calls++; throw new InvalidOperationException("toFloat"); }, _ => { }));
+
+        calls = 0;
+        var e = Assert.Throws<ExternalException>(() => TransientNativeError.Retry("x", () => { calls++; throw ScalarError; }, _ => { }, retries: 2));
+        Assert.Same(ScalarError, e);
+        Assert.Equal(3, calls);
+    }
+}
