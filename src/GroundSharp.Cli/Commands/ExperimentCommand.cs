@@ -28,8 +28,9 @@ public static class ExperimentCommand
             if (r.GetValue(pretrainSteps) is { } p) o = o with { PretrainSteps = p > 0 ? p : throw new GroundSharpException("--pretrain-steps must be > 0") };
             if (r.GetValue(finetuneSteps) is { } f) o = o with { FinetuneSteps = f > 0 ? f : throw new GroundSharpException("--finetune-steps must be > 0") };
             if (r.GetValue(evalLimit) is { } l) o = o with { EvalLimit = l > 0 ? l : throw new GroundSharpException("--eval-limit must be > 0") };
-            var rows = new AmcExperiment(o, new EveryNthStepReporter(25), Console.WriteLine).Run();
-            AnsiConsole.WriteLine(AmcExperiment.ToMarkdown(rows));
+            var experiment = new AmcExperiment(o, new EveryNthStepReporter(25), Console.WriteLine);
+            var rows = experiment.Run();
+            AnsiConsole.WriteLine(AmcExperiment.ToMarkdown(rows, reference: experiment.PhraseBlindReference()));
             return 0;
         }));
         var cmd = new Command("experiment", "Reproducible experiments on the synthetic benchmark.");

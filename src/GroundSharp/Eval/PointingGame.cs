@@ -1,3 +1,5 @@
+using GroundSharp.Data.Benchmarks;
+
 namespace GroundSharp.Eval;
 
 /// <summary>The pointing game's hit rule.</summary>
@@ -17,5 +19,26 @@ public static class PointingGame
             if (IsInside(point, box))
                 return true;
         return false;
+    }
+
+    /// <summary>
+    /// A phrase-blind reference accuracy: point at the centre of one of the image's annotated boxes (the boxes of
+    /// all items on the same image), chosen uniformly, and average the hit probability over the items. A model that
+    /// knows where the objects are but not which one the phrase names scores about this.
+    /// </summary>
+    public static double RandomAnnotatedObject(IReadOnlyList<GroundingEvalItem> items)
+    {
+        if (items.Count == 0) return double.NaN;
+        var boxesByImage = items.GroupBy(i => i.ImagePath)
+            .ToDictionary(g => g.Key, g => g.SelectMany(i => i.GtBoxes).Distinct().ToList());
+        double sum = 0;
+        foreach (var item in items)
+        {
+            var boxes = boxesByImage[item.ImagePath];
+            sum += boxes.Count(b => IsHit(Centre(b), item.GtBoxes)) / (double)boxes.Count;
+        }
+        return sum / items.Count;
+
+        static (int X, int Y) Centre(Box b) => ((int)Math.Round((b.X1 + b.X2) / 2), (int)Math.Round((b.Y1 + b.Y2) / 2));
     }
 }

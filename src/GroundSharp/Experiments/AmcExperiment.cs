@@ -79,11 +79,12 @@ public sealed class AmcExperiment(AmcExperimentOptions options, ITrainingReporte
         PrepareData();
         var rows = new List<AmcExperimentRow>();
 
+        var pretrainFiles = new[] { "pretrain.jsonl" };
         string? init = null;
         if (options.ItcWarmupSteps > 0)
-            init = TrainStage("pretrain-itc", "ITC-only warm-up on captions, from scratch", new[] { "pretrain.jsonl" },
+            init = TrainStage("pretrain-itc", "ITC-only warm-up on captions, from scratch", pretrainFiles,
                 options.ItcWarmupSteps, options.PretrainLr, ItcOnly, amc: null, init: null, evaluate: false).Checkpoint;
-        var pretrain = TrainStage("pretrain", "gALBEF baseline: ITC+ITM+MLM on captions, from scratch", new[] { "pretrain.jsonl" },
+        var pretrain = TrainStage("pretrain", "gALBEF baseline: ITC+ITM+MLM on captions, from scratch", pretrainFiles,
             options.PretrainSteps, options.PretrainLr, AllAlbef, amc: null, init: init);
         rows.Add(pretrain);
         rows.Add(TrainStage("finetune-control", "+ box split, ITC+ITM+MLM, no AMC (control)", new[] { "boxes.jsonl" },
@@ -119,9 +120,9 @@ public sealed class AmcExperiment(AmcExperimentOptions options, ITrainingReporte
         md.AppendLine($"A small ALBEF ({options.Model.ImageRes} px, ViT {options.Model.VisionDepth}×{options.Model.VisionWidth}, BERT {options.Model.Bert.NumHiddenLayers}×{options.Model.Bert.HiddenSize}, bert-base-uncased vocabulary), ");
         md.AppendLine($"pre-trained from scratch on the synthetic benchmark's captions and fine-tuned with AMC ({row.Description}); float16 weights.").AppendLine();
         md.AppendLine($"- produced by: `{command}`");
-        md.AppendLine($"- GroundSharp commit: `{BuildInfo.Commit}`, seed {options.Seed}, stage `{row.Name}`, wall time {elapsed.TotalMinutes:F0} min on {Environment.ProcessorCount} CPU cores");
+        md.AppendLine($"- GroundSharp commit: `{BuildInfo.Commit}`, seed {options.Seed}, stage `{row.Name}`; the exporting invocation ran {elapsed.TotalMinutes:F0} min on {Environment.ProcessorCount} CPU cores (stages reused from an earlier invocation are not re-timed)");
         md.AppendLine($"- it grounds the synthetic benchmark's vocabulary (shapes, colours, sizes, textures, positions); other words were never trained").AppendLine();
-        md.AppendLine(ToMarkdown(rows));
+        md.AppendLine(ToMarkdown(rows, reference: PhraseBlindReference()));
         File.WriteAllText(Path.Combine(folder, "PROVENANCE.md"), md.ToString());
         log($"exported the AMC model to {folder}");
     }
@@ -214,9 +215,9 @@ public sealed class AmcExperiment(AmcExperimentOptions options, ITrainingReporte
     private void WriteResults(IReadOnlyList<AmcExperimentRow> rows, TimeSpan elapsed)
     {
         var json = Path.Combine(options.OutDir, ResultsFile);
-        AtomicFile.WriteJson(json, new { options = Describe(), rows }, EvalReport.Json);
+        AtomicFile.WriteJson(json, new { options = Describe(), rows, phrase_blind_reference = PhraseBlindReference() }, EvalReport.Json);
         var md = Path.Combine(options.OutDir, "results.md");
-        AtomicFile.WriteAllText(md, ToMarkdown(rows, elapsed));
+        AtomicFile.WriteAllText(md, ToMarkdown(rows, elapsed, PhraseBlindReference()));
     }
 
     private object Describe() => new
@@ -232,14 +233,27 @@ public sealed class AmcExperiment(AmcExperimentOptions options, ITrainingReporte
         eval_limit = options.EvalLimit,
     };
 
-    /// <summary>The results table: pointing accuracy per split, then per phrase type on the test split.</summary>
-    public static string ToMarkdown(IReadOnlyList<AmcExperimentRow> rows, TimeSpan? elapsed = null)
+    /// <summary>Per evaluation split, <see cref="PointingGame.RandomAnnotatedObject"/> over the evaluated items.</summary>
+    public IReadOnlyDictionary<string, double> PhraseBlindReference() => _reference ??= SynthSplits.Evaluation.ToDictionary(split => split, split =>
+    {
+        var items = GroundingEvaluator.FromSampleFile(Path.Combine(DataDir, split + ".jsonl"), split);
+        if (options.EvalLimit is { } limit) items = items.Take(limit);
+        return PointingGame.RandomAnnotatedObject(items.ToList());
+    });
+
+    private IReadOnlyDictionary<string, double>? _reference;
+
+    /// <summary>The results table: pointing accuracy per split (and the phrase-blind reference), then per phrase type on the test split.</summary>
+    public static string ToMarkdown(IReadOnlyList<AmcExperimentRow> rows, TimeSpan? elapsed = null, IReadOnlyDictionary<string, double>? reference = null)
     {
         var sb = new StringBuilder();
         sb.AppendLine("Pointing accuracy (%) of GradCAM grounding on the synthetic benchmark:").AppendLine();
         sb.AppendLine("| model | val | test | test-compositional |").AppendLine("|---|---|---|---|");
         foreach (var r in rows)
             sb.AppendLine($"| {r.Description} | " + string.Join(" | ", SynthSplits.Evaluation.Select(s => r.Splits.TryGetValue(s, out var e) ? Percent(e.Pointing.Overall.Accuracy) : "–")) + " |");
+        if (reference is not null)
+            sb.AppendLine("| *reference, phrase-blind: the centre of a random annotated object of the image* | "
+                + string.Join(" | ", SynthSplits.Evaluation.Select(s => reference.TryGetValue(s, out var a) ? Percent(a) : "–")) + " |");
         var types = new[] { "attribute", "spatial", "relational" };
         sb.AppendLine().AppendLine("By phrase type, test split:").AppendLine();
         sb.AppendLine("| model | " + string.Join(" | ", types) + " |").AppendLine("|---|" + string.Concat(types.Select(_ => "---|")));

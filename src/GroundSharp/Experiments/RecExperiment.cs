@@ -218,8 +218,7 @@ public sealed class RecExperiment(RecExperimentOptions options, Action<string> l
             var steps = RecTrainer.Train(model, data, new RecTrainingOptions { Epochs = options.RecEpochs, BatchSize = options.RecBatchSize, LearningRate = options.RecLr, Seed = options.Seed },
                 step =>
                 {
-                    bool epochEnd = step.Step + 1 == (step.Epoch + 1) * perEpoch;
-                    if (step.Step == 0 || epochEnd)
+                    if (step.Step == 0 || step.EndOfEpoch)
                         log(string.Create(CultureInfo.InvariantCulture,
                             $"  {variant.Name}: epoch {step.Epoch + 1}/{options.RecEpochs} step {step.Step + 1} loss {step.Loss:F3} con {step.Contrastive:F3} reg {step.Regularisation:F3} fns {step.FalseNegativeSuppression:F3} λ {step.Lambda:F3} λ' {step.LambdaPrime:F3} | {clock.Elapsed.TotalSeconds / (step.Step + 1):F3} s/step"));
                 });

@@ -51,8 +51,9 @@ public sealed record RecTrainingOptions
 }
 
 /// <summary>Values after one optimiser step.</summary>
+/// <param name="EndOfEpoch">The epoch's last step (epochs differ in length: an image appears at most once per batch).</param>
 public readonly record struct RecTrainingStep(int Epoch, int Step, double Loss, double Contrastive, double Regularisation,
-    double FalseNegativeSuppression, double Lambda, double LambdaPrime);
+    double FalseNegativeSuppression, double Lambda, double LambdaPrime, bool EndOfEpoch = false);
 
 /// <summary>Trains everything but the frozen detector with Adam on Eq. 8.</summary>
 public static class RecTrainer
@@ -69,8 +70,11 @@ public static class RecTrainer
         {
             for (int epoch = 0; epoch < options.Epochs; epoch++)
             {
-                foreach (var batch in Batches(data.Expressions, options.BatchSize, random))
+                var batches = Batches(data.Expressions, options.BatchSize, random);
+                int last = batches.FindLastIndex(b => b.Count >= 2);
+                for (int i = 0; i < batches.Count; i++)
                 {
+                    var batch = batches[i];
                     if (batch.Count < 2) continue;
                     using var scope = NewDisposeScope();
                     var imageIndices = batch.Select(e => (long)e.ImageIndex).ToArray();
@@ -82,7 +86,7 @@ public static class RecTrainer
                     terms.Total.backward();
                     optimizer.step();
                     var step = new RecTrainingStep(epoch, steps.Count, terms.Total.item<float>(), terms.Contrastive.item<float>(),
-                        terms.Regularisation.item<float>(), terms.FalseNegativeSuppression.item<float>(), model.loss.Lambda, model.loss.LambdaPrime);
+                        terms.Regularisation.item<float>(), terms.FalseNegativeSuppression.item<float>(), model.loss.Lambda, model.loss.LambdaPrime, EndOfEpoch: i == last);
                     if (!double.IsFinite(step.Loss)) throw new GroundSharpException($"REC training diverged at epoch {epoch + 1}, step {steps.Count + 1} (loss {step.Loss}); lower the learning rate");
                     steps.Add(step);
                     onStep?.Invoke(step);

@@ -1,3 +1,4 @@
+using GroundSharp.Data.Benchmarks;
 using GroundSharp.Eval;
 using Xunit;
 
@@ -68,5 +69,22 @@ public class BoxAndPointingGameTests
         var box = Box.FromXywh(10.5, 20, 9.5, 10); // x2 = 20 exactly
         Assert.True(PointingGame.IsInside((11, 21), box));
         Assert.False(PointingGame.IsInside((20, 21), box));
+    }
+
+    [Fact]
+    public void RandomAnnotatedObject_IsTheShareOfTheImagesBoxCentresInsideTheTarget()
+    {
+        GroundingEvalItem Item(string image, params Box[] boxes) => new(image, "a phrase", "test", Array.Empty<string>(), boxes, 100, 100);
+        var left = Box.FromXyxy(0, 0, 40, 40);
+        var right = Box.FromXyxy(60, 60, 100, 100);
+        var around = Box.FromXyxy(0, 0, 100, 100); // contains both centres
+        var items = new[]
+        {
+            Item("a.png", left), Item("a.png", right),   // 1 of 2 centres each
+            Item("b.png", around), Item("b.png", left),  // "around": 2 of 2; "left": 1 of 2
+            Item("c.png", right),                        // the only box: 1 of 1
+        };
+        Assert.Equal((0.5 + 0.5 + 1 + 0.5 + 1) / 5, PointingGame.RandomAnnotatedObject(items), 12);
+        Assert.True(double.IsNaN(PointingGame.RandomAnnotatedObject(Array.Empty<GroundingEvalItem>())));
     }
 }

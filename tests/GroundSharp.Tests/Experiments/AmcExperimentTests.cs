@@ -22,6 +22,7 @@ public class AmcExperimentTests
         var md = File.ReadAllText(Path.Combine(dir, "results.md"));
         Assert.Contains("| model | val | test | test-compositional |", md);
         Assert.Contains("AMC (L_mean + L_max)", md);
+        Assert.Contains("| *reference, phrase-blind: the centre of a random annotated object of the image* | ", md);
         Assert.True(File.Exists(Path.Combine(dir, "heatmaps-before-after.png")));
         // The exported default model loads and says where it came from.
         var exported = Path.Combine(dir, "default-model", "model.safetensors");

@@ -159,6 +159,7 @@ public class RecModelTests
         var steps = RecTrainer.Train(model, data, new RecTrainingOptions { Epochs = 12, BatchSize = 6, LearningRate = 1e-2 });
         Assert.Equal(12, steps.Count);
         Assert.All(steps, s => Assert.True(double.IsFinite(s.Loss)));
+        Assert.All(steps, s => Assert.True(s.EndOfEpoch, "one batch per epoch: every step ends its epoch"));
         Assert.True(steps[^1].Contrastive < steps[0].Contrastive, $"contrastive loss {steps[0].Contrastive} → {steps[^1].Contrastive}");
         Assert.NotEqual(1.0, steps[^1].Lambda);
         Assert.NotEqual(1.0, steps[^1].LambdaPrime);
@@ -166,6 +167,18 @@ public class RecModelTests
         Assert.True(model.detector.head32.output.weight!.equal(detectorBefore).all().item<bool>());
         Assert.False(model.training);
         Assert.False(model.detector.training);
+    }
+
+    [Fact]
+    public void TrainingMarksTheLastStepOfEachEpoch()
+    {
+        using var model = TinyRecModel.Create();
+        using var images = rand(new long[] { 6, 3, 64, 64 }, generator: new Generator(5));
+        var data = new RecTrainingData(images, TinyRecModel.Texts.Take(6).Select((t, i) => new RecExpression(i, t)).ToList());
+        var steps = RecTrainer.Train(model, data, new RecTrainingOptions { Epochs = 2, BatchSize = 2, LearningRate = 1e-3 });
+        Assert.Equal(6, steps.Count);
+        Assert.Equal(new[] { 2, 5 }, steps.Where(s => s.EndOfEpoch).Select(s => s.Step));
+        Assert.Equal(new[] { 0, 1 }, steps.Where(s => s.EndOfEpoch).Select(s => s.Epoch));
     }
 
     [Fact]
