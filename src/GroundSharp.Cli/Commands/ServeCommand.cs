@@ -41,7 +41,7 @@ public static class ServeCommand
         using var model = ServedModels.Load(checkpoint, configPath, vocabPath, device);
         Console.WriteLine($"model: {model.Checkpoint} (config: {model.ConfigSource})");
         if (model.Notice is not null)
-            Console.WriteLine($"NOTE: {model.Notice} (no trained model ships yet; pass --checkpoint for a real one)");
+            Console.WriteLine($"NOTE: {model.Notice} (this build ships no trained model; pass --checkpoint for a real one)");
 
         var server = GroundingServer.Create(model, options);
         try
