@@ -136,6 +136,13 @@ public sealed class AmcExperiment(AmcExperimentOptions options, ITrainingReporte
         SynthBenchmark.Write(data, DataDir, m => log(m));
     }
 
+    /// <summary>The benchmark's knobs as a stage records them (<see cref="StageSettings"/>).</summary>
+    internal static object DataKnobs(SynthBenchmarkOptions data) => new
+    {
+        seed = data.Seed, width = data.Scenes.Width, height = data.Scenes.Height,
+        splits = SynthSplits.All.ToDictionary(s => s, s => data.Count(s)),
+    };
+
     internal static bool SameData(string marker, SynthBenchmarkOptions data)
     {
         using var doc = JsonDocument.Parse(File.ReadAllText(marker));
@@ -154,6 +161,12 @@ public sealed class AmcExperiment(AmcExperimentOptions options, ITrainingReporte
     {
         var dir = Path.Combine(options.OutDir, "runs", name);
         var resultPath = Path.Combine(dir, "stage.json");
+        StageSettings.Check(dir, name, new
+        {
+            data = DataKnobs(options.Data with { Seed = options.Seed }), files, steps, lr, batch_size = options.BatchSize, seed = options.Seed,
+            objectives, amc_variant = amc?.Variant.ToString(), itm_random_negatives = options.ItmRandomNegatives, eval_limit = options.EvalLimit,
+            model = JsonDocument.Parse(options.Model.ToJson()).RootElement,
+        });
         if (File.Exists(resultPath))
         {
             var cached = JsonSerializer.Deserialize<AmcExperimentRow>(File.ReadAllText(resultPath), EvalReport.Json);

@@ -139,6 +139,11 @@ public sealed class RecExperiment(RecExperimentOptions options, Action<string> l
     {
         var dir = Path.Combine(options.OutDir, "runs", "detector");
         var stagePath = Path.Combine(dir, "stage.json");
+        StageSettings.Check(dir, "detector", new
+        {
+            data = AmcExperiment.DataKnobs(options.Data with { Seed = options.Seed }), size = options.DetectorSize, input_size = options.InputSize,
+            steps = options.DetectorSteps, batch_size = options.DetectorBatchSize, lr = options.DetectorLr, seed = options.Seed,
+        });
         if (ReadStage<RecDetectorStage>(stagePath) is { } cached && File.Exists(cached.Checkpoint)) { log($"detector: reusing {stagePath}"); return cached; }
         Directory.CreateDirectory(dir);
         var config = SynthDetector.Config(options.DetectorSize, options.InputSize);
@@ -197,14 +202,20 @@ public sealed class RecExperiment(RecExperimentOptions options, Action<string> l
     {
         var dir = Path.Combine(options.OutDir, "runs", variant.Name);
         var stagePath = Path.Combine(dir, "stage.json");
-        if (ReadStage<RecExperimentRow>(stagePath) is { } cached && File.Exists(cached.Checkpoint)) { log($"{variant.Name}: reusing {stagePath}"); return cached; }
-        Directory.CreateDirectory(dir);
-        var images = cache.Value;
         var config = options.Model with
         {
             UseCma = variant.UseCma,
             Loss = options.Model.Loss with { UseRegularisation = variant.UseRegularisation, UseFalseNegativeSuppression = variant.UseFalseNegativeSuppression },
         };
+        // The detector's own settings are checked by its stage; a variant depends on them through the detector file.
+        StageSettings.Check(dir, variant.Name, new
+        {
+            data = AmcExperiment.DataKnobs(options.Data with { Seed = options.Seed }), epochs = options.RecEpochs, batch_size = options.RecBatchSize,
+            lr = options.RecLr, seed = options.Seed, eval_limit = options.EvalLimit, model = JsonDocument.Parse(RecJson.Serialize(config)).RootElement,
+        });
+        if (ReadStage<RecExperimentRow>(stagePath) is { } cached && File.Exists(cached.Checkpoint)) { log($"{variant.Name}: reusing {stagePath}"); return cached; }
+        Directory.CreateDirectory(dir);
+        var images = cache.Value;
         // A redo after TorchSharp's transient native error starts the variant over; seeded, it gives the same result.
         var row = TransientNativeError.Retry(variant.Name, () =>
         {

@@ -62,6 +62,9 @@ public class RecCliTests
         Assert.True(again.ExitCode == 0, again.StdErr);
         Assert.Contains("detector: reusing", again.StdOut);
         foreach (var variant in RecVariant.All) Assert.Contains($"{variant.Name}: reusing", again.StdOut);
+        var changed = CliProcess.Run("experiment", "rec", "--quick", "--out", outDir, "--epochs", "2");
+        Assert.Equal(2, changed.ExitCode);
+        Assert.Contains("the 'baseline' stage there was trained with other settings (epochs: 1 → 2)", changed.StdErr);
 
         // eval --method rec on a stage's checkpoint counts the same hits as the experiment's own evaluation.
         var stage = JsonSerializer.Deserialize<RecExperimentRow>(File.ReadAllText(Path.Combine(outDir, "runs", "cma", "stage.json")), EvalReport.Json)!;

@@ -42,6 +42,11 @@ public class AmcExperimentTests
         Assert.Contains("reusing the synthetic benchmark", again.StdOut);
         Assert.Contains("pretrain: reusing", again.StdOut);
         Assert.DoesNotContain("steps 1..", again.StdOut);
+
+        // Other knobs in the same folder: a clear error, not a silent reuse of stages trained differently.
+        var changed = CliProcess.Run("experiment", "amc", "--quick", "--out", dir, "--finetune-steps", "3");
+        Assert.Equal(2, changed.ExitCode);
+        Assert.Contains("the 'finetune-control' stage there was trained with other settings (steps: 2 → 3)", changed.StdErr);
     }
 
     [Fact]
