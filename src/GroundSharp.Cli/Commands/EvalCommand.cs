@@ -116,7 +116,9 @@ public static class EvalCommand
             ShardIndex = shardIndex, ShardCount = shardCount, UseProposals = proposals, Limit = limit,
         });
         var items = ReadItems(data, split, fmt, imageRoot, proposals);
-        var report = RunWithProgress(evaluator, items, $"{fmt}:{Path.GetFileName(Path.TrimEndingDirectorySeparator(data))}", split, model.Source);
+        // TorchSharp's transient Scalar error (docs/torchsharp-native.md): the evaluation is deterministic, so it is redone.
+        var report = TransientNativeError.Retry("the evaluation",
+            () => RunWithProgress(evaluator, items, $"{fmt}:{Path.GetFileName(Path.TrimEndingDirectorySeparator(data))}", split, model.Source), Console.Error.WriteLine);
         Write(report, outDir, shardCount > 1 ? $"report-shard{shardIndex}of{shardCount}" : "report");
         return 0;
     }
@@ -151,8 +153,8 @@ public static class EvalCommand
         var sw = Stopwatch.StartNew();
         using var images = EncodedImages.Encode(model, list.Select(i => i.ImagePath).Distinct().ToList());
         Console.Error.WriteLine($"encoded {images.Paths.Count} images with the frozen detector in {sw.Elapsed.TotalSeconds:F1} s");
-        var report = RecGroundingEval.Run(model, images, list, $"{fmt}:{Path.GetFileName(Path.TrimEndingDirectorySeparator(data))}", split, checkpoint,
-            progress: (n, total) => Console.Error.WriteLine($"{n}/{total} phrases"));
+        var report = TransientNativeError.Retry("the evaluation", () => RecGroundingEval.Run(model, images, list, $"{fmt}:{Path.GetFileName(Path.TrimEndingDirectorySeparator(data))}", split, checkpoint,
+            progress: (n, total) => Console.Error.WriteLine($"{n}/{total} phrases")), Console.Error.WriteLine);
         Write(report with { Shard = $"{shardIndex}/{shardCount}", Seconds = sw.Elapsed.TotalSeconds }, outDir, shardCount > 1 ? $"report-shard{shardIndex}of{shardCount}" : "report");
         return 0;
     }

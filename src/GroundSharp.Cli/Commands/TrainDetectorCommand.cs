@@ -42,7 +42,12 @@ public static class TrainDetectorCommand
         var config = SynthDetector.Config(size, inputSize, depth is null ? null : ParseDepths(depth), width);
         var clock = Stopwatch.StartNew();
         var options = new DetectorTrainingOptions { Epochs = int.MaxValue, MaxSteps = steps, BatchSize = batchSize, LearningRate = lr, Seed = seed };
-        using var model = SynthDetector.Train(data, config, options, Console.Error.WriteLine);
+        // Seeded from the start, so a redo after TorchSharp's transient Scalar error (docs/torchsharp-native.md) trains the same model.
+        using var model = TransientNativeError.Retry("the detector's training", () =>
+        {
+            TorchSharp.torch.random.manual_seed(seed);
+            return SynthDetector.Train(data, config, options, Console.Error.WriteLine);
+        }, Console.Error.WriteLine);
         var dir = Path.GetDirectoryName(Path.GetFullPath(output));
         if (dir is not null) Directory.CreateDirectory(dir);
         model.Save(output);
