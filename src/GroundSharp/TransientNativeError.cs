@@ -13,20 +13,9 @@ public static class TransientNativeError
     /// <summary>How many times one piece of work is redone before the error is let through.</summary>
     public const int DefaultRetries = 5;
 
-    public static bool IsTransient(Exception e) =>
+    private static bool IsTransient(Exception e) =>
         e is ExternalException && (e.Message.Contains("Scalar.h", StringComparison.Ordinal)
             || e.Message.Contains("Unknown scalar type", StringComparison.Ordinal) || e.Message.Contains("toFloat", StringComparison.Ordinal));
-
-    /// <summary>The warning a retry reports.</summary>
-    public static string Warning(int attempt, int retries, string from) =>
-        $"warning: libtorch reported a corrupted Scalar (a known TorchSharp finaliser race, docs/torchsharp-native.md); retry {attempt} of {retries} from {from}";
-
-    /// <summary>Lets the finaliser run now, so that the retry does not start next to the pending collection.</summary>
-    public static void Settle()
-    {
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-    }
 
     /// <summary>
     /// Runs <paramref name="work"/>; on the transient error, warns and runs it again from the beginning, at most
@@ -36,7 +25,15 @@ public static class TransientNativeError
         Retry(what, () => { work(); return true; }, log, retries);
 
     /// <inheritdoc cref="Retry(string, Action, Action{string}, int)"/>
-    public static T Retry<T>(string what, Func<T> work, Action<string> log, int retries = DefaultRetries)
+    public static T Retry<T>(string what, Func<T> work, Action<string> log, int retries = DefaultRetries) =>
+        Retry(work, () => $"the start of {what}", log, retries);
+
+    /// <summary>
+    /// Runs <paramref name="work"/>; on the transient error, calls <paramref name="prepareRedo"/> (which sets up where the
+    /// redo continues from and names it for the warning), warns, and runs <paramref name="work"/> again — at most
+    /// <paramref name="retries"/> times; then the error is let through.
+    /// </summary>
+    public static T Retry<T>(Func<T> work, Func<string> prepareRedo, Action<string> log, int retries)
     {
         for (int failures = 0; ; failures++)
         {
@@ -46,8 +43,11 @@ public static class TransientNativeError
             }
             catch (Exception e) when (IsTransient(e) && failures < retries)
             {
-                log(Warning(failures + 1, retries, $"the start of {what}"));
-                Settle();
+                string from = prepareRedo();
+                log("warning: libtorch reported a corrupted Scalar (a known TorchSharp finaliser race, docs/torchsharp-native.md); " +
+                    $"retry {failures + 1} of {retries} from {from}");
+                GC.Collect();
+                GC.WaitForPendingFinalizers(); // let the finaliser run now, not in the middle of the redo
             }
         }
     }

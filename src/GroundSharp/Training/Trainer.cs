@@ -69,25 +69,15 @@ public sealed class Trainer
     public TrainResult Run(TrainStart start, CancellationToken cancel = default)
     {
         _lastCheckpointWritten = null;
-        int failures = 0;
         var attempt = start;
-        while (true)
+        return TransientNativeError.Retry(() => RunOnce(attempt, cancel), () =>
         {
-            try
-            {
-                return RunOnce(attempt, cancel);
-            }
-            catch (Exception e) when (TransientNativeError.IsTransient(e) && failures < NativeErrorRetries)
-            {
-                failures++;
-                // Only a checkpoint this call wrote: an output folder may hold older runs' checkpoints.
-                string? latest = _lastCheckpointWritten;
-                attempt = latest is null ? start : start with { ResumeFrom = latest, InitCheckpoint = null };
-                if (latest is null && start.ResumeFrom is null) TruncateMetrics(0);
-                _reporter.Message(TransientNativeError.Warning(failures, NativeErrorRetries, latest ?? "the start"));
-                TransientNativeError.Settle();
-            }
-        }
+            // Only a checkpoint this call wrote: an output folder may hold older runs' checkpoints.
+            string? latest = _lastCheckpointWritten;
+            attempt = latest is null ? start : start with { ResumeFrom = latest, InitCheckpoint = null };
+            if (latest is null && start.ResumeFrom is null) TruncateMetrics(0);
+            return latest ?? "the start";
+        }, _reporter.Message, NativeErrorRetries);
     }
 
     private TrainResult RunOnce(TrainStart start, CancellationToken cancel)
