@@ -43,6 +43,7 @@ public static class DemoCommand
         Directory.CreateDirectory(outDir);
         var rng = new Random(seed);
         var table = new AccuracyTable();
+        var pairs = new HitCount(0, 0);
         var report = new StringBuilder();
         report.AppendLine("# GroundSharp demo").AppendLine();
         report.AppendLine(resolved.IsUntrained
@@ -57,22 +58,28 @@ public static class DemoCommand
             using (var bmp = image.ToSKBitmap()) HeatmapOverlay.SavePng(bmp, Path.Combine(outDir, scene + ".png"));
             var phrases = grounded.Select(g => g.Text).ToList();
             var results = grounder.Ground(image, phrases);
+            var hits = new List<(IReadOnlyList<Box>, bool)>();
             for (int i = 0; i < results.Count; i++)
             {
                 var r = results[i];
                 bool hit = PointingGame.IsHit(r.Point, new[] { grounded[i].Box });
+                hits.Add((new[] { grounded[i].Box }, hit));
                 table.Add(hit, "demo", new[] { Words.Of(grounded[i].Shape) });
                 string file = $"{scene}-{i}-{GroundCommand.Slug(r.Phrase)}.png";
                 using (var bmp = HeatmapOverlay.Render(image, r, label: r.Phrase)) HeatmapOverlay.SavePng(bmp, Path.Combine(outDir, file));
                 report.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| {scene} | {r.Phrase} | {r.Score:F3} | ({r.Point.X}, {r.Point.Y}) | {(hit ? "yes" : "no")} | ![]({file}) |"));
             }
+            pairs += PointingGame.PairsOfImage(hits);
         }
         var acc = table.Overall;
         report.AppendLine().AppendLine(string.Create(CultureInfo.InvariantCulture, $"Pointing accuracy: {acc.Hits}/{acc.Total} = {acc.Accuracy:P1}{chance}."));
+        report.AppendLine().AppendLine(string.Create(CultureInfo.InvariantCulture,
+            $"Pair accuracy (both phrases of a pair of different objects in one scene hit): {pairs.Hits}/{pairs.Total} = {pairs.Accuracy:P1}."));
         report.AppendLine().AppendLine(table.ToMarkdown());
         var reportPath = Path.Combine(outDir, "report.md");
         AtomicFile.WriteAllText(reportPath, report.ToString());
-        AnsiConsole.MarkupLine(string.Create(CultureInfo.InvariantCulture, $"pointing accuracy: [bold]{acc.Hits}/{acc.Total} = {acc.Accuracy:P1}[/]{chance}"));
+        AnsiConsole.MarkupLine(string.Create(CultureInfo.InvariantCulture, $"pointing accuracy: [bold]{acc.Hits}/{acc.Total} = {acc.Accuracy:P1}[/]{chance}; " +
+                                                                           $"pair accuracy: [bold]{pairs.Hits}/{pairs.Total}[/]"));
         AnsiConsole.MarkupLine($"wrote overlays and [bold]{CliRunner.Esc(reportPath)}[/]");
         return 0;
     }

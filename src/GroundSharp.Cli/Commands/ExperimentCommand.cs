@@ -17,9 +17,13 @@ public static class ExperimentCommand
         var pretrainSteps = new Option<int?>("--pretrain-steps") { Description = "override the pre-training steps" };
         var finetuneSteps = new Option<int?>("--finetune-steps") { Description = "override the fine-tuning steps of each variant" };
         var evalLimit = new Option<int?>("--eval-limit") { Description = "evaluate at most N phrases per split" };
+        var tagSteps = new Option<int?>("--tag-steps") { Description = "steps of a unimodal stage first: the visual encoder alone on the caption images' tags (0 = none, the default)" };
+        var regionPhrases = new Option<bool>("--region-phrases") { Description = "pre-train on the box split's region phrases too, without their boxes" };
+        var filterNegatives = new Option<bool>("--filter-false-negatives") { Description = "keep texts true of an image (by the words said about it) out of its ITC/ITM negatives" };
+        var curveEvery = new Option<int?>("--curve-every") { Description = "learning curves: evaluate the control and AMC checkpoints on val every N fine-tuning steps (0 = none; default 100)" };
         var amc = new Command("amc", "Pre-train a small ALBEF on captions (baseline), fine-tune with AMC and its ablations, evaluate pointing accuracy.")
         {
-            output, seed, quick, itcWarmupSteps, pretrainSteps, finetuneSteps, evalLimit,
+            output, seed, quick, itcWarmupSteps, pretrainSteps, finetuneSteps, evalLimit, tagSteps, regionPhrases, filterNegatives, curveEvery,
         };
         amc.SetAction(r => CliRunner.Run(() =>
         {
@@ -28,6 +32,10 @@ public static class ExperimentCommand
             if (r.GetValue(pretrainSteps) is { } p) o = o with { PretrainSteps = p > 0 ? p : throw new GroundSharpException("--pretrain-steps must be > 0") };
             if (r.GetValue(finetuneSteps) is { } f) o = o with { FinetuneSteps = f > 0 ? f : throw new GroundSharpException("--finetune-steps must be > 0") };
             if (r.GetValue(evalLimit) is { } l) o = o with { EvalLimit = l > 0 ? l : throw new GroundSharpException("--eval-limit must be > 0") };
+            if (r.GetValue(tagSteps) is { } t) o = o with { TagSteps = t >= 0 ? t : throw new GroundSharpException("--tag-steps must be >= 0") };
+            if (r.GetValue(regionPhrases)) o = o with { RegionPhrasesInPretraining = true };
+            if (r.GetValue(filterNegatives)) o = o with { FilterFalseNegatives = true };
+            if (r.GetValue(curveEvery) is { } c) o = o with { CurveEvery = c >= 0 ? c : throw new GroundSharpException("--curve-every must be >= 0") };
             var experiment = new AmcExperiment(o, new EveryNthStepReporter(25), Console.WriteLine);
             var rows = experiment.Run();
             AnsiConsole.WriteLine(AmcExperiment.ToMarkdown(rows, reference: experiment.PhraseBlindReference()));

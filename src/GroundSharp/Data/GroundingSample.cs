@@ -6,13 +6,15 @@ namespace GroundSharp.Data;
 /// <summary>
 /// One training/evaluation sample: an image, a text and, for region phrases, the box the text refers to
 /// (original-image pixels, x2/y2 exclusive). Caption-only samples (image-level text) have no box.
+/// <see cref="Tags"/> are optional image-level labels (what occurs in the image, as ImageNet's labels: no
+/// boxes), the targets of the visual encoder's unimodal pre-training (docs/training.md).
 /// </summary>
-public sealed record GroundingSample(string ImagePath, string Text, Box? Box, string? Source = null, string? ImageId = null);
+public sealed record GroundingSample(string ImagePath, string Text, Box? Box, string? Source = null, string? ImageId = null, IReadOnlyList<string>? Tags = null);
 
 /// <summary>
 /// The JSON-lines sample format (docs/formats.md): one object a line with <c>image</c> (path, relative to the
 /// file's folder or to an image root), <c>text</c>, optional <c>box</c> [x1, y1, x2, y2] or null, optional
-/// <c>source</c> and <c>image_id</c>. Streams the file; errors name the file and line.
+/// <c>source</c>, <c>image_id</c> and <c>tags</c> (an array of strings). Streams the file; errors name the file and line.
 /// </summary>
 public static class GroundingSampleFile
 {
@@ -53,7 +55,14 @@ public static class GroundingSampleFile
             }
             string? source = o.TryGetProperty("source", out var s) && s.ValueKind == JsonValueKind.String ? s.GetString() : null;
             string? id = o.TryGetProperty("image_id", out var i) ? (i.ValueKind == JsonValueKind.String ? i.GetString() : i.GetRawText()) : null;
-            return new GroundingSample(Path.IsPathRooted(image) ? image : Path.Combine(imageRoot, image), text, box, source, id);
+            List<string>? tags = null;
+            if (o.TryGetProperty("tags", out var tg) && tg.ValueKind != JsonValueKind.Null)
+            {
+                if (tg.ValueKind != JsonValueKind.Array || tg.EnumerateArray().Any(v => v.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(v.GetString())))
+                    throw new GroundSharpException($"{where}: \"tags\" must be an array of non-empty strings or null");
+                tags = tg.EnumerateArray().Select(v => v.GetString()!).Distinct(StringComparer.Ordinal).ToList();
+            }
+            return new GroundingSample(Path.IsPathRooted(image) ? image : Path.Combine(imageRoot, image), text, box, source, id, tags);
         }
     }
 
@@ -67,6 +76,7 @@ public static class GroundingSampleFile
         };
         if (s.Source is not null) o["source"] = s.Source;
         if (s.ImageId is not null) o["image_id"] = s.ImageId;
+        if (s.Tags is not null) o["tags"] = s.Tags;
         return JsonSerializer.Serialize(o);
     }
 }

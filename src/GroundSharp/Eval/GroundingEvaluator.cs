@@ -32,6 +32,11 @@ public sealed record EvalReport
     public required double Seconds { get; init; }
     /// <summary>Pointing game: hit when the first maximum of the upsampled map is strictly inside a GT box.</summary>
     public required AccuracyReport Pointing { get; init; }
+    /// <summary>
+    /// Pair accuracy (<see cref="PointingGame.PairsOfImage"/>): pairs of phrases of one image naming different
+    /// objects where both are pointing hits. Null in reports written before it existed.
+    /// </summary>
+    public PairCount? Pairs { get; init; }
     /// <summary>With proposals: Recall@k (top-k by sum-in-box / area^alpha contains a box with IoU ≥ 0.5); R@1 is the IoU@0.5 accuracy.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyDictionary<string, AccuracyReport>? RecallAtK { get; init; }
@@ -59,6 +64,7 @@ public sealed record EvalReport
             Images = shards.Sum(s => s.Images),
             Seconds = shards.Sum(s => s.Seconds),
             Pointing = pointing.ToReport(),
+            Pairs = shards.All(s => s.Pairs is not null) ? new PairCount(shards.Sum(s => s.Pairs!.BothHit), shards.Sum(s => s.Pairs!.Pairs)) : null,
             RecallAtK = recall,
         };
     }
@@ -69,6 +75,10 @@ public sealed record EvalReport
         sb.AppendLine($"Evaluation of `{Model}` on {Dataset} / {Split} ({Items} phrases, {Images} images, shard {Shard}).").AppendLine();
         sb.AppendLine("Pointing accuracy:").AppendLine();
         sb.AppendLine(AccuracyTable.FromReport(Pointing).ToMarkdown());
+        if (Pairs is { } p)
+            sb.AppendLine().AppendLine(p.Accuracy is { } a
+                ? $"Pair accuracy (both phrases of a pair naming different objects of one image hit): {100 * a:F2} % of {p.Pairs} pairs."
+                : "Pair accuracy: no image has two phrases naming different objects.");
         if (RecallAtK is not null)
         {
             sb.AppendLine().AppendLine("Box selection from proposals (IoU ≥ 0.5):").AppendLine();
@@ -78,6 +88,12 @@ public sealed record EvalReport
         }
         return sb.ToString();
     }
+}
+
+/// <summary>Pairs of phrases naming different objects of one image, and those where both phrases were hits.</summary>
+public sealed record PairCount(int BothHit, int Pairs)
+{
+    public double? Accuracy => Pairs == 0 ? null : (double)BothHit / Pairs;
 }
 
 /// <summary>
@@ -92,6 +108,7 @@ public sealed class GroundingEvaluator(Grounder grounder, EvalOptions options)
         if (options.ShardCount < 1 || options.ShardIndex < 0 || options.ShardIndex >= options.ShardCount)
             throw new GroundSharpException($"bad shard {options.ShardIndex}/{options.ShardCount}: use i/n with 0 <= i < n");
         var pointing = new AccuracyTable();
+        var pairs = new HitCount(0, 0);
         var recall = options.UseProposals ? options.RecallKs.ToDictionary(k => k, _ => new AccuracyTable()) : null;
         int itemCount = 0, imageCount = 0, imageIndex = -1;
         var sw = Stopwatch.StartNew();
@@ -105,11 +122,14 @@ public sealed class GroundingEvaluator(Grounder grounder, EvalOptions options)
             foreach (var it in batch)
                 foreach (var b in it.GtBoxes) b.EnsureOverlapsImage(image.Width, image.Height, $"{it.QueryId ?? it.Text}: ground-truth box");
             var results = grounder.Ground(image, batch.Select(i => i.Text).ToList());
+            var hits = new List<(IReadOnlyList<Box>, bool)>();
             for (int i = 0; i < batch.Count; i++)
             {
                 var item = batch[i];
                 var r = results[i];
-                pointing.Add(PointingGame.IsHit(r.Point, item.GtBoxes), item.Split, item.Categories);
+                bool hit = PointingGame.IsHit(r.Point, item.GtBoxes);
+                hits.Add((item.GtBoxes, hit));
+                pointing.Add(hit, item.Split, item.Categories);
                 if (recall is null) continue;
                 if (item.Proposals is null || item.Proposals.Count == 0)
                     throw new GroundSharpException($"{item.QueryId ?? item.Text}: --proposals was given but this item has no proposals");
@@ -118,6 +138,7 @@ public sealed class GroundingEvaluator(Grounder grounder, EvalOptions options)
                 foreach (var (k, table) in recall)
                     table.Add(item.GtBoxes.Any(gt => BoxSelection.HitAtK(item.Proposals, scores, gt, k)), item.Split, item.Categories);
             }
+            pairs += PointingGame.PairsOfImage(hits);
             itemCount += batch.Count;
             imageCount++;
             progress?.Invoke(itemCount, imageCount);
@@ -134,6 +155,7 @@ public sealed class GroundingEvaluator(Grounder grounder, EvalOptions options)
             Images = imageCount,
             Seconds = sw.Elapsed.TotalSeconds,
             Pointing = pointing.ToReport(),
+            Pairs = new PairCount(pairs.Hits, pairs.Total),
             RecallAtK = recall?.ToDictionary(kv => $"R@{kv.Key}", kv => kv.Value.ToReport()),
         };
     }

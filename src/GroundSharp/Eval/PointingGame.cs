@@ -41,4 +41,22 @@ public static class PointingGame
 
         static (int X, int Y) Centre(Box b) => ((int)Math.Round((b.X1 + b.X2) / 2), (int)Math.Round((b.Y1 + b.Y2) / 2));
     }
+
+    /// <summary>
+    /// Pair accuracy (phrase specificity): over the pairs of phrases of one image that name different objects
+    /// (their ground-truth box sets differ), the pairs where both phrases are hits. A model that points at the same
+    /// object whatever the phrase scores near 0 (at most one of the two can be hit), an oracle 1.
+    /// </summary>
+    /// <param name="phrases">The phrases of one image: each one's ground-truth boxes and whether it was a hit.</param>
+    public static HitCount PairsOfImage(IReadOnlyList<(IReadOnlyList<Box> GtBoxes, bool Hit)> phrases)
+    {
+        var count = new HitCount(0, 0);
+        for (int i = 0; i < phrases.Count; i++)
+            for (int j = i + 1; j < phrases.Count; j++)
+                if (!SameObject(phrases[i].GtBoxes, phrases[j].GtBoxes))
+                    count = count.Add(phrases[i].Hit && phrases[j].Hit);
+        return count;
+
+        static bool SameObject(IReadOnlyList<Box> a, IReadOnlyList<Box> b) => a.ToHashSet().SetEquals(b);
+    }
 }

@@ -22,14 +22,27 @@ public sealed record AmcExperimentOptions
     public SynthBenchmarkOptions Data { get; init; } = new() { Seed = 1, Pretrain = 1500, Boxes = 600, Val = 100, Test = 100, TestCompositional = 100 };
     public AlbefConfig Model { get; init; } = SmallModel;
     public int BatchSize { get; init; } = 24;
+    /// <summary>
+    /// Steps of the unimodal stage (0 = none): the visual encoder alone on the caption images' image-level tags, as
+    /// ALBEF's ViT starts from DeiT (ImageNet labels, no boxes). From scratch it is what gives the patches object features.
+    /// </summary>
+    public int TagSteps { get; init; }
+    public int TagBatchSize { get; init; } = 48;
+    public double TagLr { get; init; } = 1e-3;
+    /// <summary>Region phrases of the box split, without their boxes, as further captions of their images (as ALBEF-14M holds Visual Genome's).</summary>
+    public bool RegionPhrasesInPretraining { get; init; }
+    /// <summary>TrainConfig.FilterFalseNegatives in every image–text stage: a text true of an image is not its negative.</summary>
+    public bool FilterFalseNegatives { get; init; }
     /// <summary>ITC-only steps before the full pre-training (0 = none): from scratch, ITC must leave chance first (docs/experiment-amc.md).</summary>
     public int ItcWarmupSteps { get; init; } = 600;
     public int PretrainSteps { get; init; } = 1200;
     /// <summary>Share of ITM negatives drawn at random instead of by similarity (TrainConfig.ItmRandomNegatives).</summary>
     public double ItmRandomNegatives { get; init; } = 0.5;
     public double PretrainLr { get; init; } = 3e-4;
-    public int FinetuneSteps { get; init; } = 300;
+    public int FinetuneSteps { get; init; } = 600;
     public double FinetuneLr { get; init; } = 1e-4;
+    /// <summary>Learning curves: the control and the AMC (L_mean + L_max) stage evaluated on val every this many steps (0 = none).</summary>
+    public int CurveEvery { get; init; } = 100;
     /// <summary>Evaluate at most this many phrases per split (null = all).</summary>
     public int? EvalLimit { get; init; }
     /// <summary>The AMC variants to fine-tune (the paper's Table 6 rows); a control without AMC always runs.</summary>
@@ -52,10 +65,13 @@ public sealed record AmcExperimentOptions
         OutDir = outDir, Seed = seed,
         Data = SynthBenchmarkOptions.Tiny(seed),
         Model = SmallModel with { ImageRes = 64, VisionDepth = 1, QueueSize = 64, Bert = SmallModel.Bert with { NumHiddenLayers = 3, FusionLayer = 1 } },
-        BatchSize = 4, ItcWarmupSteps = 2, PretrainSteps = 3, FinetuneSteps = 2, EvalLimit = 6,
+        BatchSize = 4, TagSteps = 2, TagBatchSize = 4, RegionPhrasesInPretraining = true, FilterFalseNegatives = true, ItcWarmupSteps = 2, PretrainSteps = 3, FinetuneSteps = 2, CurveEvery = 2, EvalLimit = 6,
         Variants = new[] { AmcVariant.MeanAndMax, AmcVariant.CosineDistance },
     };
 }
+
+/// <summary>One point of a learning curve: val pointing and pair accuracy after <see cref="Step"/> fine-tuning steps.</summary>
+public sealed record CurvePoint(int Step, double Pointing, double Pairs);
 
 /// <summary>One row of the results: a model and its pointing accuracy per evaluation split.</summary>
 public sealed record AmcExperimentRow(string Name, string Description, string Checkpoint, IReadOnlyDictionary<string, EvalReport> Splits);
@@ -79,12 +95,16 @@ public sealed class AmcExperiment(AmcExperimentOptions options, ITrainingReporte
         PrepareData();
         var rows = new List<AmcExperimentRow>();
 
-        var pretrainFiles = new[] { "pretrain.jsonl" };
         string? init = null;
+        if (options.TagSteps > 0)
+            init = TrainStage("pretrain-tags", "visual encoder alone on image-level tags (unimodal, as DeiT on ImageNet labels)", new[] { "pretrain.jsonl" },
+                options.TagSteps, options.TagLr, TagsOnly, amc: null, init: null, evaluate: false, batchSize: options.TagBatchSize).Checkpoint;
+        var pretrainFiles = options.RegionPhrasesInPretraining ? new[] { "pretrain.jsonl", RegionPhraseFile } : new[] { "pretrain.jsonl" };
+        string texts = options.RegionPhrasesInPretraining ? "captions and box-less region phrases" : "captions";
         if (options.ItcWarmupSteps > 0)
-            init = TrainStage("pretrain-itc", "ITC-only warm-up on captions, from scratch", pretrainFiles,
-                options.ItcWarmupSteps, options.PretrainLr, ItcOnly, amc: null, init: null, evaluate: false).Checkpoint;
-        var pretrain = TrainStage("pretrain", "gALBEF baseline: ITC+ITM+MLM on captions, from scratch", pretrainFiles,
+            init = TrainStage("pretrain-itc", $"ITC-only warm-up on {texts}", pretrainFiles,
+                options.ItcWarmupSteps, options.PretrainLr, ItcOnly, amc: null, init: init, evaluate: false).Checkpoint;
+        var pretrain = TrainStage("pretrain", $"gALBEF baseline: ITC+ITM+MLM on {texts}, no box seen", pretrainFiles,
             options.PretrainSteps, options.PretrainLr, AllAlbef, amc: null, init: init);
         rows.Add(pretrain);
         rows.Add(TrainStage("finetune-control", "+ box split, ITC+ITM+MLM, no AMC (control)", new[] { "boxes.jsonl" },
@@ -93,7 +113,10 @@ public sealed class AmcExperiment(AmcExperimentOptions options, ITrainingReporte
             rows.Add(TrainStage("finetune-" + VariantName(variant), $"+ box split, ITC+ITM+MLM + AMC ({Describe(variant)})", new[] { "boxes.jsonl" },
                 options.FinetuneSteps, options.FinetuneLr, AllAlbef with { Amc = true }, amc: new AmcLossOptions { Variant = variant }, init: pretrain.Checkpoint));
 
-        WriteResults(rows, sw.Elapsed);
+        var curves = options.CurveEvery > 0
+            ? rows.Where(r => r.Name is "finetune-control" or "finetune-mean-and-max").ToDictionary(r => r.Name, r => LearningCurve(r.Name))
+            : new Dictionary<string, IReadOnlyList<CurvePoint>>();
+        WriteResults(rows, sw.Elapsed, curves);
         var amcRow = rows.FirstOrDefault(r => r.Name == "finetune-mean-and-max") ?? rows[^1];
         WriteFigure(rows[0], amcRow, Path.Combine(options.OutDir, "heatmaps-before-after.png"));
         ExportDefaultModel(amcRow, rows, sw.Elapsed);
@@ -131,9 +154,13 @@ public sealed class AmcExperiment(AmcExperimentOptions options, ITrainingReporte
     {
         var marker = Path.Combine(DataDir, "synth.json");
         var data = options.Data with { Seed = options.Seed };
-        if (File.Exists(marker) && SameData(marker, data)) { log($"reusing the synthetic benchmark in {DataDir}"); return; }
-        log($"generating the synthetic benchmark (seed {options.Seed}) in {DataDir}");
-        SynthBenchmark.Write(data, DataDir, m => log(m));
+        if (File.Exists(marker) && SameData(marker, data)) log($"reusing the synthetic benchmark in {DataDir}");
+        else
+        {
+            log($"generating the synthetic benchmark (seed {options.Seed}) in {DataDir}");
+            SynthBenchmark.Write(data, DataDir, m => log(m));
+        }
+        if (options.RegionPhrasesInPretraining && !File.Exists(Path.Combine(DataDir, RegionPhraseFile))) WriteRegionPhraseFile();
     }
 
     /// <summary>The benchmark's knobs as a stage records them (<see cref="StageSettings"/>).</summary>
@@ -153,18 +180,32 @@ public sealed class AmcExperiment(AmcExperimentOptions options, ITrainingReporte
             && knobs.TryGetProperty("height", out var h) && h.GetInt32() == data.Scenes.Height;
     }
 
+    /// <summary>The box split's region phrases with their boxes removed: further captions for the image–text pre-training.</summary>
+    public const string RegionPhraseFile = "boxes-as-captions.jsonl";
+
+    private void WriteRegionPhraseFile()
+    {
+        var lines = GroundingSampleFile.Read(Path.Combine(DataDir, "boxes.jsonl"))
+            .Select(s => GroundingSampleFile.ToJsonLine(s with { Box = null, Source = "region phrase" }, relativeTo: DataDir) + "\n");
+        AtomicFile.WriteAllText(Path.Combine(DataDir, RegionPhraseFile), string.Concat(lines));
+    }
+
+    private static readonly ObjectiveSwitches TagsOnly = new() { Itc = false, Itm = false, Mlm = false, Amc = false, Tags = true };
     private static readonly ObjectiveSwitches ItcOnly = new() { Itc = true, Itm = false, Mlm = false, Amc = false };
     private static readonly ObjectiveSwitches AllAlbef = new() { Amc = false };
 
     private AmcExperimentRow TrainStage(string name, string description, string[] files, int steps, double lr, ObjectiveSwitches objectives,
-        AmcLossOptions? amc, string? init, bool evaluate = true)
+        AmcLossOptions? amc, string? init, bool evaluate = true, int? batchSize = null)
     {
+        int batch = batchSize ?? options.BatchSize;
+        bool filter = options.FilterFalseNegatives && (objectives.Itc || objectives.Itm);
         var dir = Path.Combine(options.OutDir, "runs", name);
         var resultPath = Path.Combine(dir, "stage.json");
         StageSettings.Check(dir, name, new
         {
-            data = DataKnobs(options.Data with { Seed = options.Seed }), files, steps, lr, batch_size = options.BatchSize, seed = options.Seed,
-            objectives, amc_variant = amc?.Variant.ToString(), itm_random_negatives = options.ItmRandomNegatives, eval_limit = options.EvalLimit,
+            data = DataKnobs(options.Data with { Seed = options.Seed }), files, steps, lr, batch_size = batch, seed = options.Seed,
+            objectives, amc_variant = amc?.Variant.ToString(), itm_random_negatives = options.ItmRandomNegatives, filter_false_negatives = filter,
+            eval_limit = options.EvalLimit,
             model = JsonDocument.Parse(options.Model.ToJson()).RootElement,
         });
         if (File.Exists(resultPath))
@@ -178,7 +219,7 @@ public sealed class AmcExperiment(AmcExperimentOptions options, ITrainingReporte
             Model = options.Model,
             ModelSource = "experiment amc",
             DataFiles = files.Select(f => Path.Combine(DataDir, f)).ToList(),
-            BatchSize = options.BatchSize,
+            BatchSize = batch,
             MaxSteps = steps,
             Epochs = 1000,
             Lr = lr,
@@ -192,6 +233,7 @@ public sealed class AmcExperiment(AmcExperimentOptions options, ITrainingReporte
             OutputDir = dir,
             Objectives = objectives,
             ItmRandomNegatives = options.ItmRandomNegatives,
+            FilterFalseNegatives = filter,
             Amc = amc ?? new AmcLossOptions(),
             PrefetchBatches = 4,
         };
@@ -220,17 +262,61 @@ public sealed class AmcExperiment(AmcExperimentOptions options, ITrainingReporte
             var items = GroundingEvaluator.FromSampleFile(Path.Combine(DataDir, split + ".jsonl"), split);
             var report = TransientNativeError.Retry($"{name} / {split}", () => evaluator.Run(items, "synth", split, name), log);
             splits[split] = report;
-            log($"{name} / {split}: pointing {Percent(report.Pointing.Overall.Accuracy)} ({report.Pointing.Overall.Hits}/{report.Pointing.Overall.Total})");
+            log($"{name} / {split}: pointing {Percent(report.Pointing.Overall.Accuracy)} ({report.Pointing.Overall.Hits}/{report.Pointing.Overall.Total}), pairs {Percent(report.Pairs?.Accuracy)}");
         }
         return splits;
     }
 
-    private void WriteResults(IReadOnlyList<AmcExperimentRow> rows, TimeSpan elapsed)
+    /// <summary>
+    /// Val pointing and pair accuracy of a stage's checkpoints every <see cref="AmcExperimentOptions.CurveEvery"/> steps
+    /// (step 0 = the stage's starting point, the baseline); cached in the stage folder.
+    /// </summary>
+    private IReadOnlyList<CurvePoint> LearningCurve(string stage)
+    {
+        var dir = Path.Combine(options.OutDir, "runs", stage);
+        var cache = Path.Combine(dir, "curve.json");
+        var points = File.Exists(cache) ? JsonSerializer.Deserialize<List<CurvePoint>>(File.ReadAllText(cache)) ?? new() : new List<CurvePoint>();
+        var items = GroundingEvaluator.FromSampleFile(Path.Combine(DataDir, SynthSplits.Val + ".jsonl"), SynthSplits.Val).ToList();
+        if (options.EvalLimit is { } limit) items = items.Take(limit).ToList();
+        var baseline = Path.Combine(options.OutDir, "runs", "pretrain", "stage.json");
+        var checkpoints = new List<(int Step, string Path)>();
+        if (File.Exists(baseline) && JsonSerializer.Deserialize<AmcExperimentRow>(File.ReadAllText(baseline), EvalReport.Json) is { } b) checkpoints.Add((0, b.Checkpoint));
+        for (int step = options.CurveEvery; step <= options.FinetuneSteps; step += options.CurveEvery)
+            checkpoints.Add((step, Path.Combine(dir, "checkpoints", TrainingCheckpoint.FolderName(step), TrainingCheckpoint.ModelFile)));
+        if (options.FinetuneSteps % options.CurveEvery != 0)
+            checkpoints.Add((options.FinetuneSteps, Path.Combine(dir, "checkpoints", TrainingCheckpoint.FolderName(options.FinetuneSteps), TrainingCheckpoint.ModelFile)));
+        foreach (var (step, checkpoint) in checkpoints)
+        {
+            if (points.Any(p => p.Step == step) || !File.Exists(checkpoint)) continue;
+            var loaded = AlbefLoader.Load(checkpoint);
+            using var model = loaded.Model;
+            var evaluator = new GroundingEvaluator(new Grounder(model, AlbefTokenizer.Default), new EvalOptions());
+            var report = TransientNativeError.Retry($"{stage} curve / step {step}", () => evaluator.Run(items, "synth", SynthSplits.Val, stage), log);
+            points.Add(new CurvePoint(step, report.Pointing.Overall.Accuracy ?? 0, report.Pairs?.Accuracy ?? 0));
+            log($"{stage} curve: step {step}: val pointing {Percent(report.Pointing.Overall.Accuracy)}, pairs {Percent(report.Pairs?.Accuracy)}");
+            AtomicFile.WriteJson(cache, points.OrderBy(p => p.Step).ToList(), EvalReport.Json);
+        }
+        return points.OrderBy(p => p.Step).ToList();
+    }
+
+    private void WriteResults(IReadOnlyList<AmcExperimentRow> rows, TimeSpan elapsed, IReadOnlyDictionary<string, IReadOnlyList<CurvePoint>> curves)
     {
         var json = Path.Combine(options.OutDir, ResultsFile);
-        AtomicFile.WriteJson(json, new { options = Describe(), rows, phrase_blind_reference = PhraseBlindReference() }, EvalReport.Json);
+        AtomicFile.WriteJson(json, new { options = Describe(), rows, phrase_blind_reference = PhraseBlindReference(), learning_curves = curves }, EvalReport.Json);
         var md = Path.Combine(options.OutDir, "results.md");
-        AtomicFile.WriteAllText(md, ToMarkdown(rows, elapsed, PhraseBlindReference()));
+        AtomicFile.WriteAllText(md, ToMarkdown(rows, elapsed, PhraseBlindReference()) + CurvesMarkdown(curves));
+    }
+
+    /// <summary>The learning curves as a table: val pointing / pair accuracy per step, one column per stage.</summary>
+    public static string CurvesMarkdown(IReadOnlyDictionary<string, IReadOnlyList<CurvePoint>> curves)
+    {
+        if (curves.Count == 0) return "";
+        var sb = new StringBuilder().AppendLine().AppendLine("Learning curves, val split: pointing / pair accuracy (%) after N fine-tuning steps (0 = the baseline):").AppendLine();
+        var names = curves.Keys.ToList();
+        sb.AppendLine("| step | " + string.Join(" | ", names) + " |").AppendLine("|---|" + string.Concat(names.Select(_ => "---|")));
+        foreach (int step in curves.Values.SelectMany(c => c.Select(p => p.Step)).Distinct().Order())
+            sb.AppendLine($"| {step} | " + string.Join(" | ", names.Select(n => curves[n].FirstOrDefault(p => p.Step == step) is { } p ? $"{Percent(p.Pointing)} / {Percent(p.Pairs)}" : "–")) + " |");
+        return sb.ToString();
     }
 
     private object Describe() => new
@@ -267,6 +353,10 @@ public sealed class AmcExperiment(AmcExperimentOptions options, ITrainingReporte
         if (reference is not null)
             sb.AppendLine("| *reference, phrase-blind: the centre of a random annotated object of the image* | "
                 + string.Join(" | ", SynthSplits.Evaluation.Select(s => reference.TryGetValue(s, out var a) ? Percent(a) : "–")) + " |");
+        sb.AppendLine().AppendLine("Pair accuracy (%): pairs of phrases of one image that name different objects, both hit (a phrase-blind model scores near 0):").AppendLine();
+        sb.AppendLine("| model | val | test | test-compositional |").AppendLine("|---|---|---|---|");
+        foreach (var r in rows)
+            sb.AppendLine($"| {r.Description} | " + string.Join(" | ", SynthSplits.Evaluation.Select(s => r.Splits.TryGetValue(s, out var e) && e.Pairs is { } p ? $"{Percent(p.Accuracy)} ({p.Pairs})" : "–")) + " |");
         var types = new[] { "attribute", "spatial", "relational" };
         sb.AppendLine().AppendLine("By phrase type, test split:").AppendLine();
         sb.AppendLine("| model | " + string.Join(" | ", types) + " |").AppendLine("|---|" + string.Concat(types.Select(_ => "---|")));

@@ -324,6 +324,10 @@ public sealed class RecExperiment(RecExperimentOptions options, Action<string> l
             sb.AppendLine("| detector ceiling: any of the REC anchors at IoU ≥ 0.5 | " + string.Join(" | ", splits.Select(s =>
                 any.Splits.TryGetValue(s, out var e) ? Percent(e.RecallAtK![ceilingKey].Overall.Accuracy) : "–")) + " | |");
         }
+        sb.AppendLine().AppendLine("Pair accuracy (%): pairs of phrases of one image naming different objects where both points (REC: the chosen box's centre; AMC: its GradCAM point) are in their own box:").AppendLine();
+        sb.AppendLine("| model | " + string.Join(" | ", splits) + " |").AppendLine("|---|" + string.Concat(splits.Select(_ => "---|")));
+        foreach (var r in rows)
+            sb.AppendLine($"| {r.Description} | " + string.Join(" | ", splits.Select(s => r.Splits.TryGetValue(s, out var e) && e.Pairs is { } p ? Percent(p.Accuracy) : "–")) + " |");
         var types = new[] { "attribute", "spatial", "relational" };
         sb.AppendLine().AppendLine("By phrase type, test split (IoU@0.5 %, phrases):").AppendLine();
         sb.AppendLine("| model | " + string.Join(" | ", types) + " |").AppendLine("|---|" + string.Concat(types.Select(_ => "---|")));

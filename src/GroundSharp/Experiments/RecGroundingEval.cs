@@ -62,7 +62,8 @@ public sealed class EncodedImages : IDisposable
 /// original pixels; <see cref="EvalReport.RecallAtK"/> R@1 is its IoU@0.5 accuracy (<see cref="Iou.Inclusive"/>,
 /// <see cref="BoxSelection.CorrectIou"/>), R@k ranks the anchors by similarity, and R@K with K = top-k is the
 /// share of phrases whose object has any anchor box at IoU ≥ 0.5 (the detector's ceiling for the model).
-/// <see cref="EvalReport.Pointing"/> is the pointing game with the chosen box's centre.
+/// <see cref="EvalReport.Pointing"/> is the pointing game with the chosen box's centre, and
+/// <see cref="EvalReport.Pairs"/> the pair accuracy of those points.
 /// </summary>
 public static class RecGroundingEval
 {
@@ -76,6 +77,7 @@ public static class RecGroundingEval
         var pointing = new AccuracyTable();
         var ks = RecallKs(model);
         var recall = ks.ToDictionary(k => k, _ => new AccuracyTable());
+        var hits = new List<(string Image, IReadOnlyList<Box> GtBoxes, bool Hit)>();
         for (int start = 0; start < items.Count; start += batchSize)
         {
             var batch = items.Skip(start).Take(batchSize).ToList();
@@ -95,12 +97,17 @@ public static class RecGroundingEval
                 }).ToList();
                 var chosen = ranked[0];
                 var centre = ((int)((chosen.X1 + chosen.X2) / 2), (int)((chosen.Y1 + chosen.Y2) / 2));
-                pointing.Add(PointingGame.IsHit(centre, item.GtBoxes), item.Split, item.Categories);
+                bool hit = PointingGame.IsHit(centre, item.GtBoxes);
+                hits.Add((item.ImagePath, item.GtBoxes, hit));
+                pointing.Add(hit, item.Split, item.Categories);
                 foreach (var (k, table) in recall)
                     table.Add(ranked.Take(k).Any(box => item.GtBoxes.Any(gt => Iou.Inclusive(box, gt) >= BoxSelection.CorrectIou)), item.Split, item.Categories);
             }
             progress?.Invoke(Math.Min(start + batchSize, items.Count), items.Count);
         }
+        var pairs = hits.GroupBy(h => h.Image)
+            .Select(g => PointingGame.PairsOfImage(g.Select(h => (h.GtBoxes, h.Hit)).ToList()))
+            .Aggregate(new HitCount(0, 0), (a, b) => a + b);
         return new EvalReport
         {
             Dataset = dataset,
@@ -111,6 +118,7 @@ public static class RecGroundingEval
             Images = items.Select(i => i.ImagePath).Distinct().Count(),
             Seconds = sw.Elapsed.TotalSeconds,
             Pointing = pointing.ToReport(),
+            Pairs = new PairCount(pairs.Hits, pairs.Total),
             RecallAtK = recall.ToDictionary(kv => $"R@{kv.Key}", kv => kv.Value.ToReport()),
         };
     }

@@ -37,7 +37,7 @@ public sealed record WeightLoadReport(
 public static class AlbefWeights
 {
     private static readonly string[] TrainingOnlyPrefixes =
-        { "visual_encoder_m.", "text_encoder_m.", "vision_proj_m.", "text_proj_m." };
+        { "visual_encoder_m.", "text_encoder_m.", "vision_proj_m.", "text_proj_m.", "tag_head." };
     private static readonly HashSet<string> TrainingOnlyKeys = new()
     {
         "image_queue", "text_queue", "idx_queue", "queue_ptr", "queue_ptr_img", "queue_ptr_txt",

@@ -45,7 +45,11 @@ public sealed class AlbefPretrainer : IDisposable
     // True after loading an AMC checkpoint, whose queue pointers are queue_ptr_img / queue_ptr_txt.
     private bool _amcPointerNaming;
 
-    public AlbefPretrainer(AlbefModel model, long seed)
+    /// <summary>State-dict prefix of the tag head (training-only, like the momentum copies).</summary>
+    public const string TagHeadPrefix = "tag_head.";
+
+    /// <param name="tagCount">Classes of the tag objective's head (0 = no head).</param>
+    public AlbefPretrainer(AlbefModel model, long seed, int tagCount = 0)
     {
         Model = model;
         Config = model.Config;
@@ -61,12 +65,22 @@ public sealed class AlbefPretrainer : IDisposable
             _momentumPairs.Add((online[name], p, name));
         }
         CopyModelToMomentum();
+        if (tagCount > 0)
+        {
+            torch.manual_seed(seed + 3);
+            TagHead = nn.Linear(Config.VisionWidth, tagCount).to(model.DType).to(model.Device);
+        }
         using var gen = new Generator((ulong)seed + 1);
         ImageQueue = RandomQueue(gen);
         TextQueue = RandomQueue(gen);
     }
 
     public AlbefModel Model { get; }
+    /// <summary>The tag objective's linear classifier (of the image [CLS] and of every patch token); null without tags.</summary>
+    public Linear? TagHead { get; }
+    /// <summary>The trainable parameters outside the model (the tag head), under their state-dict names.</summary>
+    public IEnumerable<(string Name, Parameter Parameter)> ExtraParameters =>
+        TagHead is null ? Enumerable.Empty<(string, Parameter)>() : TagHead.named_parameters().Select(p => (TagHeadPrefix + p.name, p.parameter));
     /// <summary>The momentum copy; only its visual_encoder, text_encoder, vision_proj and text_proj are used.</summary>
     public AlbefModel Momentum { get; }
     public AlbefConfig Config { get; }
@@ -89,6 +103,7 @@ public sealed class AlbefPretrainer : IDisposable
     public void Train(bool on = true)
     {
         Model.train(on);
+        TagHead?.train(on);
         Momentum.train(on);
     }
 
@@ -146,17 +161,46 @@ public sealed class AlbefPretrainer : IDisposable
 
         using (no_grad()) Model.temp.clamp_(0.001, 0.5);
         var imageEmbeds = Model.EncodeImage(batch.Images);
+        Tensor? lossTags = null;
+        if (objectives.Tags)
+        {
+            if (TagHead is null || batch.Tags is null) throw new GroundSharpException("the tag objective needs image-level tags in the training data (\"tags\" in the sample files)");
+            // One head read twice: from [CLS] as DeiT (the image's global feature, which ITC projects), and as the
+            // maximum over the patch tokens, so that the evidence for a tag also sits in the patches that show it
+            // (what the fusion layers' cross attention, and so GradCAM, reads).
+            var targets = batch.Tags.to_type(dtype);
+            var clsLogits = TagHead.forward(imageEmbeds.select(1, 0));
+            var patchLogits = TagHead.forward(imageEmbeds.narrow(1, 1, imageEmbeds.shape[1] - 1)).max(1).values;
+            lossTags = (F.binary_cross_entropy_with_logits(clsLogits, targets) + F.binary_cross_entropy_with_logits(patchLogits, targets)) / 2;
+        }
+        if (!objectives.Itc && !objectives.Itm && !objectives.Mlm && !objectives.Amc)
+        {
+            using (no_grad()) MomentumUpdate();
+            return new PretrainLosses { Total = lossTags!.MoveToOuterDisposeScope(), Tags = lossTags!.detach().MoveToOuterDisposeScope() };
+        }
         var imageFeat = Model.ImageFeatures(imageEmbeds);
         var textEmbeds = Model.EncodeText(ids, mask);
         var textFeat = Model.TextFeatures(textEmbeds);
+        // The momentum encoders feed only the distillation targets and the queues: without both they are not run.
+        bool momentumPass = distill || Config.QueueSize > 0;
 
-        Tensor imageEmbedsM, imageFeatAll, textFeatAll, targetsI2t, targetsT2i;
+        Tensor? imageEmbedsM = null;
+        Tensor imageFeatAll, textFeatAll, targetsI2t, targetsT2i;
         using (no_grad())
         {
             MomentumUpdate();
-            imageEmbedsM = Momentum.EncodeImage(batch.Images);
-            var imageFeatM = Momentum.ImageFeatures(imageEmbedsM);
-            var textFeatM = Momentum.TextFeatures(Momentum.EncodeText(ids, mask));
+            Tensor imageFeatM, textFeatM;
+            if (momentumPass)
+            {
+                imageEmbedsM = Momentum.EncodeImage(batch.Images);
+                imageFeatM = Momentum.ImageFeatures(imageEmbedsM);
+                textFeatM = Momentum.TextFeatures(Momentum.EncodeText(ids, mask));
+            }
+            else
+            {
+                imageFeatM = imageFeat.detach();
+                textFeatM = textFeat.detach();
+            }
             imageFeatAll = cat(new[] { imageFeatM.t(), ImageQueue.clone() }, 1);
             textFeatAll = cat(new[] { textFeatM.t(), TextQueue.clone() }, 1);
             var oneHot = zeros(b, b + Config.QueueSize, dtype: dtype, device: imageFeat.device);
@@ -177,6 +221,13 @@ public sealed class AlbefPretrainer : IDisposable
         }
         var simI2t = imageFeat.matmul(textFeatAll) / Model.temp;
         var simT2i = textFeat.matmul(imageFeatAll) / Model.temp;
+        if (batch.TextFitsImage is { } fits)
+        {
+            // Items whose text is true of the image are left out of each other's softmax, not pushed apart.
+            using var big = (-1e4).ToScalar();
+            simI2t = simI2t.masked_fill(ExclusionMask(fits, Config.QueueSize, imageFeat.device), big);
+            simT2i = simT2i.masked_fill(ExclusionMask(Transpose(fits), Config.QueueSize, imageFeat.device), big);
+        }
         var lossI2t = -(simI2t.log_softmax(1) * targetsI2t).sum(1).mean();
         var lossT2i = -(simT2i.log_softmax(1) * targetsT2i).sum(1).mean();
         var lossItc = (lossI2t + lossT2i) / 2;
@@ -191,8 +242,9 @@ public sealed class AlbefPretrainer : IDisposable
         Tensor? lossItm = null;
         if (itmOn)
         {
-            long[] negativeImageForText = HardNegatives.Sample(simT2i.narrow(1, 0, b), generator, itmRandomNegatives);
-            long[] negativeTextForImage = HardNegatives.Sample(simI2t.narrow(1, 0, b), generator, itmRandomNegatives);
+            bool[,]? textFits = batch.TextFitsImage;
+            long[] negativeImageForText = HardNegatives.Sample(simT2i.narrow(1, 0, b), generator, itmRandomNegatives, textFits is null ? null : Transpose(textFits));
+            long[] negativeTextForImage = HardNegatives.Sample(simI2t.narrow(1, 0, b), generator, itmRandomNegatives, textFits);
             var device = ids.device;
             var imgIdx = tensor(negativeImageForText, dtype: ScalarType.Int64, device: device);
             var txtIdx = tensor(negativeTextForImage, dtype: ScalarType.Int64, device: device);
@@ -212,16 +264,18 @@ public sealed class AlbefPretrainer : IDisposable
             var chosen = masked.Labels.ne(MlmMasking.IgnoreIndex);
             if (chosen.any().ToBoolean())
             {
-                var logits = Model.MlmLogits(Model.Fuse(Model.EncodeText(masked.InputIds, mask), mask, imageEmbeds));
-                long vocab = logits.shape[2];
-                var ce = F.cross_entropy(logits.view(-1, vocab), masked.Labels.view(-1), ignore_index: MlmMasking.IgnoreIndex);
+                // The vocabulary projection only at the masked positions: the loss reads no other (the same values
+                // as ALBEF's full-sequence logits with ignore_index, at ~15 % of the cost of the largest matmul).
+                var positions = chosen.view(-1).nonzero().view(-1);
+                Tensor AtMasked(Tensor hidden) => hidden.reshape(-1, hidden.shape[2]).index_select(0, positions);
+                var logits = Model.MlmLogits(AtMasked(Model.Fuse(Model.EncodeText(masked.InputIds, mask), mask, imageEmbeds)));
+                var ce = F.cross_entropy(logits, masked.Labels.view(-1).index_select(0, positions));
                 if (distill)
                 {
                     Tensor soft;
                     using (no_grad())
-                        soft = Momentum.MlmLogits(Momentum.Fuse(Momentum.EncodeText(masked.InputIds, mask), mask, imageEmbedsM)).softmax(-1);
-                    var perToken = -(logits.log_softmax(-1) * soft).sum(-1);
-                    var distillLoss = perToken.masked_select(chosen).mean();
+                        soft = Momentum.MlmLogits(AtMasked(Momentum.Fuse(Momentum.EncodeText(masked.InputIds, mask), mask, imageEmbedsM!))).softmax(-1);
+                    var distillLoss = (-(logits.log_softmax(-1) * soft).sum(-1)).mean();
                     lossMlm = ce.MulBy(1 - alpha) + distillLoss.MulBy(alpha);
                 }
                 else lossMlm = ce;
@@ -233,8 +287,10 @@ public sealed class AlbefPretrainer : IDisposable
         if (lossItm is not null) total = total + lossItm;
         if (lossMlm is not null) total = total + lossMlm;
         if (lossAmc is not null) total = total + lossAmc;
+        if (lossTags is not null) total = total + lossTags;
         return new PretrainLosses
         {
+            Tags = lossTags?.detach().MoveToOuterDisposeScope(),
             Total = total.MoveToOuterDisposeScope(),
             Itc = objectives.Itc ? lossItc.detach().MoveToOuterDisposeScope() : null,
             Itm = lossItm?.detach().MoveToOuterDisposeScope(),
@@ -289,6 +345,27 @@ public sealed class AlbefPretrainer : IDisposable
         return (logits, amc);
     }
 
+    /// <summary>(B, B + queue) mask of the similarity logits to leave out: [i, j] for batch items j whose text fits image i.</summary>
+    private static Tensor ExclusionMask(bool[,] fits, long queueSize, Device device)
+    {
+        int b = fits.GetLength(0);
+        var flat = new bool[b * (b + queueSize)];
+        for (int i = 0; i < b; i++)
+            for (int j = 0; j < b; j++)
+                flat[i * (b + queueSize) + j] = fits[i, j];
+        return tensor(flat, new long[] { b, b + queueSize }, device: device);
+    }
+
+    private static bool[,] Transpose(bool[,] m)
+    {
+        int r = m.GetLength(0), c = m.GetLength(1);
+        var t = new bool[c, r];
+        for (int i = 0; i < r; i++)
+            for (int j = 0; j < c; j++)
+                t[j, i] = m[i, j];
+        return t;
+    }
+
     private static string MomentumName(string onlineName)
     {
         foreach (var (prefix, momentumPrefix) in MomentumPrefixes)
@@ -308,6 +385,7 @@ public sealed class AlbefPretrainer : IDisposable
         foreach (var (name, p) in Model.named_parameters()) sd[name] = p.detach();
         foreach (var (name, p) in Momentum.named_parameters())
             if (MomentumPrefixes.Any(m => name.StartsWith(m.Prefix))) sd[MomentumName(name)] = p.detach();
+        foreach (var (name, p) in ExtraParameters) sd[name] = p.detach();
         sd["image_queue"] = ImageQueue.detach();
         sd["text_queue"] = TextQueue.detach();
         if (_amcPointerNaming)
@@ -346,6 +424,12 @@ public sealed class AlbefPretrainer : IDisposable
                     fromModel++;
                 }
             }
+            // The tag head only when its shape fits (a later stage with other tags, or none, starts without it).
+            bool tagHeadMissing = false;
+            foreach (var (name, p) in ExtraParameters)
+                if (byName.TryGetValue(name, out var src) && src.shape.SequenceEqual(p.shape)) p.copy_(src);
+                else tagHeadMissing = true;
+            if (tagHeadMissing) notes.Add($"no tag head for this run's {TagHead!.out_features} tags: initialised at random");
             bool queuesLoaded = false;
             var queueShape = new long[] { Config.EmbedDim, Config.QueueSize };
             if (byName.TryGetValue("image_queue", out var iq) && byName.TryGetValue("text_queue", out var tq))

@@ -7,7 +7,10 @@ namespace GroundSharp.Training;
 /// <summary>Stacks augmented samples into a <see cref="PretrainBatch"/> (tokenising the texts, padded to the longest).</summary>
 public static class BatchCollator
 {
-    public static PretrainBatch Collate(IReadOnlyList<AugmentedSample> samples, AlbefTokenizer tokenizer, AlbefConfig config, Device? device)
+    /// <param name="tags">When given, the batch carries the samples' multi-hot tags.</param>
+    /// <param name="negatives">When given, the batch says which items must not be each other's negatives.</param>
+    public static PretrainBatch Collate(IReadOnlyList<AugmentedSample> samples, AlbefTokenizer tokenizer, AlbefConfig config, Device? device,
+        TagVocabulary? tags = null, NegativeFilter? negatives = null)
     {
         if (samples.Count == 0) throw new ArgumentException("no samples to collate", nameof(samples));
         int res = config.ImageRes;
@@ -26,6 +29,10 @@ public static class BatchCollator
             tokens.InputIds.alias(),
             tokens.AttentionMask.alias(),
             tensor(masks, new long[] { samples.Count, res, res }, dtype: ScalarType.Float32, device: device),
-            samples.Select(s => s.HasBox).ToArray());
+            samples.Select(s => s.HasBox).ToArray())
+        {
+            Tags = tags is null ? null : tensor(tags.MultiHot(samples), new long[] { samples.Count, tags.Count }, dtype: ScalarType.Float32, device: device),
+            TextFitsImage = negatives?.Matrix(samples),
+        };
     }
 }

@@ -60,8 +60,10 @@ public static class HardNegatives
     /// <param name="similarity">(B, B) similarities (logits) of row items to the batch's column items.</param>
     /// <param name="randomFraction">Share of the sampling mass spread uniformly over the other columns: 0 is
     /// ALBEF (softmax weights only), 1 is uniformly random negatives.</param>
+    /// <param name="excluded">[row, column] pairs that must not be drawn (a text true of the image, see
+    /// <see cref="NegativeFilter"/>); a row with every other column excluded falls back to all of them.</param>
     /// <returns>For each row, the index of its negative column (never the row's own index).</returns>
-    public static long[] Sample(Tensor similarity, Generator? generator = null, double randomFraction = 0)
+    public static long[] Sample(Tensor similarity, Generator? generator = null, double randomFraction = 0, bool[,]? excluded = null)
     {
         if (randomFraction is < 0 or > 1 || double.IsNaN(randomFraction)) throw new ArgumentOutOfRangeException(nameof(randomFraction), randomFraction, "must be in [0, 1]");
         long b = similarity.shape[0];
@@ -75,9 +77,23 @@ public static class HardNegatives
         var empty = weights.sum(1, keepdim: true).le(0);
         var others = 1.0 - eye(b, dtype: ScalarType.Float64, device: weights.device);
         weights = where(empty, others, weights);
+        if (excluded is not null)
+        {
+            if (excluded.GetLength(0) != b || excluded.GetLength(1) != b) throw new ArgumentException("excluded must be (B, B) like the similarity");
+            var allowed = new double[b * b];
+            for (int i = 0; i < b; i++)
+            {
+                bool any = false;
+                for (int j = 0; j < b; j++) any |= i != j && !excluded[i, j];
+                for (int j = 0; j < b; j++) allowed[i * b + j] = i != j && (!any || !excluded[i, j]) ? 1 : 0;
+            }
+            others = tensor(allowed, new long[] { b, b }, dtype: ScalarType.Float64, device: weights.device);
+            weights = weights * others;
+            weights = where(weights.sum(1, keepdim: true).le(0), others, weights);
+        }
         // Mixed in only when asked, so that the default draws exactly ALBEF's samples.
         if (randomFraction > 0)
-            weights = (weights / weights.sum(1, keepdim: true)).MulBy(1 - randomFraction) + (others / (b - 1)).MulBy(randomFraction);
+            weights = (weights / weights.sum(1, keepdim: true)).MulBy(1 - randomFraction) + (others / others.sum(1, keepdim: true)).MulBy(randomFraction);
         var picks = multinomial(weights, 1, replacement: false, generator: generator).view(-1);
         return picks.cpu().data<long>().ToArray();
     }

@@ -26,13 +26,24 @@ public sealed class PretrainBatch : IDisposable
     public Tensor AttentionMask { get; }
     public Tensor BoxMasks { get; }
     public bool[] HasBox { get; }
+    /// <summary>(B, K) multi-hot image-level tags (<see cref="TagVocabulary"/>), or null when the step has no tag objective.</summary>
+    public Tensor? Tags { get; init; }
+    /// <summary>
+    /// [i, j]: the text of item j is true of image i by <see cref="NegativeFilter"/> (never set on the diagonal),
+    /// so j must not serve as a contrastive or ITM negative of i; null = every other item is a negative (ALBEF).
+    /// </summary>
+    public bool[,]? TextFitsImage { get; init; }
     public int Size => HasBox.Length;
     public int BoxCount => HasBox.Count(h => h);
 
     public PretrainBatch To(Device device)
     {
         if (Images.device == device) return this;
-        return new PretrainBatch(Images.to(device), InputIds.to(device), AttentionMask.to(device), BoxMasks.to(device), HasBox);
+        return new PretrainBatch(Images.to(device), InputIds.to(device), AttentionMask.to(device), BoxMasks.to(device), HasBox)
+        {
+            Tags = Tags?.to(device),
+            TextFitsImage = TextFitsImage,
+        };
     }
 
     public void Dispose()
@@ -41,6 +52,7 @@ public sealed class PretrainBatch : IDisposable
         InputIds.Dispose();
         AttentionMask.Dispose();
         BoxMasks.Dispose();
+        Tags?.Dispose();
     }
 }
 
@@ -51,6 +63,11 @@ public sealed record ObjectiveSwitches
     public bool Itm { get; init; } = true;
     public bool Mlm { get; init; } = true;
     public bool Amc { get; init; } = true;
+    /// <summary>
+    /// Unimodal pre-training of the visual encoder on image-level tags (as DeiT on ImageNet labels): multi-label
+    /// logistic loss on the patch tokens' maximum (docs/training.md). Off by default (not an ALBEF objective).
+    /// </summary>
+    public bool Tags { get; init; }
 }
 
 /// <summary>The losses of one step. <see cref="Total"/> carries the graph; the parts are detached scalars (null when off or skipped).</summary>
@@ -61,6 +78,7 @@ public sealed class PretrainLosses : IDisposable
     public Tensor? Itm { get; init; }
     public Tensor? Mlm { get; init; }
     public Tensor? Amc { get; init; }
+    public Tensor? Tags { get; init; }
     /// <summary>Samples of the batch that contributed to the AMC loss (those with a box).</summary>
     public int AmcSamples { get; init; }
 
@@ -72,6 +90,7 @@ public sealed class PretrainLosses : IDisposable
         if (Itm is not null) values["itm"] = Itm.cpu().ToDouble();
         if (Mlm is not null) values["mlm"] = Mlm.cpu().ToDouble();
         if (Amc is not null) values["amc"] = Amc.cpu().ToDouble();
+        if (Tags is not null) values["tags"] = Tags.cpu().ToDouble();
         return values;
     }
 
@@ -82,5 +101,6 @@ public sealed class PretrainLosses : IDisposable
         Itm?.Dispose();
         Mlm?.Dispose();
         Amc?.Dispose();
+        Tags?.Dispose();
     }
 }

@@ -41,6 +41,11 @@ public sealed record TrainConfig
     /// negatives). From scratch, hard negatives alone keep ITM at its prior (docs/training.md).
     /// </summary>
     public double ItmRandomNegatives { get; init; }
+    /// <summary>
+    /// Leave a batch item out of another's ITC and ITM negatives when its text is true of the other's image by the
+    /// words said about that image (<see cref="NegativeFilter"/>); false = ALBEF (every other item is a negative).
+    /// </summary>
+    public bool FilterFalseNegatives { get; init; }
     public AmcLossOptions Amc { get; init; } = new();
     public AugmentationOptions Augmentation { get; init; } = new();
     /// <summary>Batches prepared ahead by the background thread.</summary>
@@ -63,7 +68,7 @@ public sealed record TrainConfig
         Require(CheckpointEvery >= 0 && LogEvery >= 1, "checkpoint_every must be >= 0 and log_every >= 1");
         Require(PrefetchBatches >= 1, "prefetch_batches must be >= 1");
         Require(ItmRandomNegatives is >= 0 and <= 1, $"itm_random_negatives ({ItmRandomNegatives}) must be in [0, 1]");
-        Require(Objectives.Itc || Objectives.Itm || Objectives.Mlm || Objectives.Amc, "objectives: at least one must be on");
+        Require(Objectives.Itc || Objectives.Itm || Objectives.Mlm || Objectives.Amc || Objectives.Tags, "objectives: at least one must be on");
         Require(Amc.MarginMean >= 0 && Amc.MarginMax >= 0 && Amc.WeightMean >= 0 && Amc.WeightMax >= 0, "amc margins and weights must be >= 0");
         Augmentation.Validate(source + ": augmentation");
         Model.Validate(source + ": model");
@@ -131,7 +136,8 @@ public sealed record TrainConfig
             LogEvery = dto.LogEvery ?? defaults.LogEvery,
             OutputDir = Resolve(dto.OutputDir ?? defaults.OutputDir),
             ItmRandomNegatives = dto.ItmRandomNegatives ?? defaults.ItmRandomNegatives,
-            Objectives = new ObjectiveSwitches { Itc = obj?.Itc ?? true, Itm = obj?.Itm ?? true, Mlm = obj?.Mlm ?? true, Amc = obj?.Amc ?? true },
+            FilterFalseNegatives = dto.FilterFalseNegatives ?? defaults.FilterFalseNegatives,
+            Objectives = new ObjectiveSwitches { Itc = obj?.Itc ?? true, Itm = obj?.Itm ?? true, Mlm = obj?.Mlm ?? true, Amc = obj?.Amc ?? true, Tags = obj?.Tags ?? false },
             Amc = new AmcLossOptions
             {
                 MarginMean = amc?.MarginMean ?? 0.1, MarginMax = amc?.MarginMax ?? 0.5,
@@ -173,6 +179,7 @@ public sealed record TrainConfig
         public string? OutputDir { get; set; }
         public ObjectivesDto? Objectives { get; set; }
         public double? ItmRandomNegatives { get; set; }
+        public bool? FilterFalseNegatives { get; set; }
         public AmcDto? Amc { get; set; }
         public AugmentationDto? Augmentation { get; set; }
         public int? PrefetchBatches { get; set; }
@@ -192,6 +199,7 @@ public sealed record TrainConfig
         public bool? Itm { get; set; }
         public bool? Mlm { get; set; }
         public bool? Amc { get; set; }
+        public bool? Tags { get; set; }
     }
 
     private sealed class AmcDto

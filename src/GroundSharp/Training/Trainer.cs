@@ -96,9 +96,13 @@ public sealed class Trainer
         Directory.CreateDirectory(cfg.OutputDir);
         string checkpointsDir = Path.Combine(cfg.OutputDir, "checkpoints");
 
+        var tags = cfg.Objectives.Tags ? TagVocabulary.From(data) : null;
+        if (tags is { Count: 0 }) throw new GroundSharpException("objectives.tags is on, but no sample of the data files has \"tags\"");
+        var negatives = cfg.FilterFalseNegatives ? NegativeFilter.From(data) : null;
+
         torch.manual_seed(cfg.Seed);
         var model = new AlbefModel(cfg.Model, cfg.Seed);
-        using var pretrainer = new AlbefPretrainer(model, cfg.Seed);
+        using var pretrainer = new AlbefPretrainer(model, cfg.Seed, tags?.Count ?? 0);
         using var generator = new Generator((ulong)cfg.Seed + 2);
         int firstStep = 0;
         Dictionary<string, Tensor>? resumedTrainer = null;
@@ -131,9 +135,10 @@ public sealed class Trainer
         {
             pretrainer.Model.to(device);
             pretrainer.Momentum.to(device);
+            pretrainer.TagHead?.to(device);
         }
 
-        var named = UniqueTrainableParameters(pretrainer.Model);
+        var named = UniqueTrainableParameters(pretrainer.Model).Concat(pretrainer.ExtraParameters).ToList();
         var optimizer = CreateOptimizer(named, cfg);
         var schedule = new LearningRateSchedule(cfg.Lr, cfg.MinLr, cfg.WarmupSteps, totalSteps);
         if (resumed is not null)
@@ -157,6 +162,7 @@ public sealed class Trainer
         {
             pretrainer.Train();
             var clock = Stopwatch.StartNew();
+            long filteredPairs = 0, offDiagonalPairs = 0;
             for (int step = firstStep; step < lastStep; step++)
             {
                 cancel.ThrowIfCancellationRequested();
@@ -170,7 +176,13 @@ public sealed class Trainer
                 int amcSamples;
                 using (var scope = NewDisposeScope())
                 {
-                    using var cpuBatch = BatchCollator.Collate(prepared.Samples, tokenizer, cfg.Model, device: null);
+                    using var cpuBatch = BatchCollator.Collate(prepared.Samples, tokenizer, cfg.Model, device: null, tags, negatives);
+                    if (cpuBatch.TextFitsImage is { } fits)
+                    {
+                        int n = cpuBatch.Size;
+                        filteredPairs += Enumerable.Range(0, n * n).Count(k => fits[k / n, k % n]);
+                        offDiagonalPairs += n * (n - 1);
+                    }
                     var batch = cpuBatch.To(device);
                     foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
                     optimizer.zero_grad();
@@ -203,6 +215,8 @@ public sealed class Trainer
                 }
             }
             _reporter.Message($"{lastStep - firstStep} steps in {clock.Elapsed.TotalSeconds:F1} s");
+            if (offDiagonalPairs > 0)
+                _reporter.Message($"false-negative filter: {100.0 * filteredPairs / offDiagonalPairs:F1} % of the in-batch text–image pairs were true by the words said about the image, and not used as negatives");
         }
         if (lastStep == totalSteps && cfg.ExportPth)
         {

@@ -43,9 +43,10 @@ public sealed record AugmentationOptions
 
 /// <summary>
 /// One augmented training triplet: the normalised image (3, res, res) as CHW floats, the region mask
-/// (res, res) with 1 inside the box (all zero without a box), the (possibly left/right-swapped) text.
+/// (res, res) with 1 inside the box (all zero without a box), the (possibly left/right-swapped) text, and the
+/// sample it came from (image-level tags, which image).
 /// </summary>
-public sealed record AugmentedSample(float[] Image, float[] Mask, string Text, bool HasBox, Box? Box, bool Flipped, int Resolution);
+public sealed record AugmentedSample(float[] Image, float[] Mask, string Text, bool HasBox, Box? Box, bool Flipped, int Resolution, GroundingSample? Origin = null);
 
 /// <summary>
 /// Augmentation that keeps (image, mask, text) consistent: resize to image_res (Pillow bicubic, as at
@@ -96,7 +97,7 @@ public sealed class TripletAugmenter
             if (box is { } s) box = new Box(res - s.X2, s.Y1, res - s.X1, s.Y2);
             if (_options.SwapLeftRightWords) text = LeftRightWords.Swap(text);
         }
-        return new AugmentedSample(Normalise(rgb, res), mask, text, box is not null, box, flip, res);
+        return new AugmentedSample(Normalise(rgb, res), mask, text, box is not null, box, flip, res, sample);
     }
 
     /// <summary>The box in resized-image pixels, clipped to the image.</summary>

@@ -87,4 +87,40 @@ public class BoxAndPointingGameTests
         Assert.Equal((0.5 + 0.5 + 1 + 0.5 + 1) / 5, PointingGame.RandomAnnotatedObject(items), 12);
         Assert.True(double.IsNaN(PointingGame.RandomAnnotatedObject(Array.Empty<GroundingEvalItem>())));
     }
+
+    private static readonly Box Star = Box.FromXyxy(0, 0, 10, 10), Circle = Box.FromXyxy(20, 0, 30, 10), Square = Box.FromXyxy(40, 0, 50, 10);
+
+    [Fact]
+    public void PairAccuracy_CountsPairsNamingDifferentObjects_WhereBothHit()
+    {
+        // An oracle: every phrase hit; 3 objects, "the star" said twice: the two star phrases are no pair.
+        var oracle = new (IReadOnlyList<Box>, bool)[] { ([Star], true), ([Star], true), ([Circle], true), ([Square], true) };
+        Assert.Equal(new HitCount(5, 5), PointingGame.PairsOfImage(oracle));
+
+        // Phrase-blind: every phrase points at the star, so only the star phrases hit; no pair has both hits.
+        var blind = new (IReadOnlyList<Box>, bool)[] { ([Star], true), ([Circle], false), ([Square], false) };
+        Assert.Equal(new HitCount(0, 3), PointingGame.PairsOfImage(blind));
+
+        // Two of three right: one pair of three.
+        var partial = new (IReadOnlyList<Box>, bool)[] { ([Star], true), ([Circle], true), ([Square], false) };
+        Assert.Equal(new HitCount(1, 3), PointingGame.PairsOfImage(partial));
+
+        // One phrase, or phrases all of one object: no pairs.
+        Assert.Equal(new HitCount(0, 0), PointingGame.PairsOfImage(new (IReadOnlyList<Box>, bool)[] { ([Star], true) }));
+        Assert.Equal(new HitCount(0, 0), PointingGame.PairsOfImage(new (IReadOnlyList<Box>, bool)[] { ([Star], true), ([Star], false) }));
+    }
+
+    [Fact]
+    public void PairAccuracy_MergesAcrossShards()
+    {
+        EvalReport Shard(string name, int both, int pairs) => new()
+        {
+            Dataset = "d", Split = "s", Model = "m", Shard = name, Items = 1, Images = 1, Seconds = 0,
+            Pointing = new AccuracyTable().ToReport(), Pairs = new PairCount(both, pairs),
+        };
+        var merged = EvalReport.Merge(new[] { Shard("0/2", 1, 3), Shard("1/2", 2, 5) });
+        Assert.Equal(new PairCount(3, 8), merged.Pairs);
+        Assert.Equal(3.0 / 8, merged.Pairs!.Accuracy);
+        Assert.Contains("Pair accuracy", merged.ToMarkdown());
+    }
 }

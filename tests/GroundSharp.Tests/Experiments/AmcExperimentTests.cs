@@ -13,8 +13,11 @@ public class AmcExperimentTests
         var dir = CliProcess.TempDir();
         var r = CliProcess.Run("experiment", "amc", "--quick", "--out", dir);
         Assert.True(r.ExitCode == 0, r.StdErr + r.StdOut);
-        foreach (var stage in new[] { "pretrain-itc", "pretrain", "finetune-control", "finetune-mean-and-max", "finetune-cosine" })
+        foreach (var stage in new[] { "pretrain-tags", "pretrain-itc", "pretrain", "finetune-control", "finetune-mean-and-max", "finetune-cosine" })
             Assert.True(File.Exists(Path.Combine(dir, "runs", stage, "stage.json")), stage);
+        // The unimodal stage trains the visual encoder on tags alone; the region phrases join the captions without boxes.
+        Assert.All(File.ReadAllLines(Path.Combine(dir, "runs", "pretrain-tags", "metrics.jsonl")), line => { Assert.Contains("\"tags\"", line); Assert.DoesNotContain("\"itc\"", line); });
+        Assert.All(File.ReadAllLines(Path.Combine(dir, "data", "boxes-as-captions.jsonl")), line => Assert.Contains("\"box\":null", line));
         // The warm-up trains ITC only; the pre-training starts from it with all of ALBEF's objectives.
         var warmup = File.ReadAllLines(Path.Combine(dir, "runs", "pretrain-itc", "metrics.jsonl"));
         Assert.All(warmup, line => { Assert.Contains("\"itc\"", line); Assert.DoesNotContain("\"itm\"", line); Assert.DoesNotContain("\"mlm\"", line); });
@@ -23,6 +26,10 @@ public class AmcExperimentTests
         Assert.Contains("| model | val | test | test-compositional |", md);
         Assert.Contains("AMC (L_mean + L_max)", md);
         Assert.Contains("| *reference, phrase-blind: the centre of a random annotated object of the image* | ", md);
+        Assert.Contains("Pair accuracy (%)", md);
+        Assert.Contains("Learning curves, val split", md);
+        Assert.Contains("| 2 | ", md);
+        Assert.True(File.Exists(Path.Combine(dir, "runs", "finetune-control", "curve.json")));
         Assert.True(File.Exists(Path.Combine(dir, "heatmaps-before-after.png")));
         // The exported default model loads and says where it came from.
         var exported = Path.Combine(dir, "default-model", "model.safetensors");

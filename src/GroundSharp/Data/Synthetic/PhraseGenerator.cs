@@ -166,4 +166,24 @@ public static class CaptionGenerator
         string objects = parts.Count == 1 ? parts[0] : string.Join(", ", parts.Take(parts.Count - 1)) + " and " + parts[^1];
         return $"{objects} on a {Words.Of(scene.Background)} background";
     }
+
+    /// <summary>
+    /// Image-level tags, as ImageNet's labels for DeiT (what occurs, no boxes): per object its colour, shape,
+    /// colour and shape, size and shape, texture and shape (not solid); and the background. Sorted, distinct.
+    /// </summary>
+    public static IReadOnlyList<string> Tags(Scene scene)
+    {
+        ArgumentNullException.ThrowIfNull(scene);
+        var tags = new SortedSet<string>(StringComparer.Ordinal) { Words.Of(scene.Background) + " background" };
+        foreach (var o in scene.Objects)
+        {
+            string shape = Words.Of(o.Shape);
+            tags.Add(o.Colour.Name);
+            tags.Add(shape);
+            tags.Add($"{o.Colour.Name} {shape}");
+            tags.Add($"{Words.Of(o.Size)} {shape}");
+            if (o.Texture != TextureKind.Solid) tags.Add($"{Words.Of(o.Texture)} {shape}");
+        }
+        return tags.ToList();
+    }
 }

@@ -138,7 +138,7 @@ public static class SynthBenchmark
             counts[split] = new SplitCounts(scenes.Count, phrases.Count, categories);
             if (split == SynthSplits.Pretrain)
                 WriteAtomic(Path.Combine(outDir, "pretrain.jsonl"), JsonLines(scenes.Select(s =>
-                    new GroundingSample(s.ImagePath, s.Caption, null, "caption", s.ImageId))));
+                    new GroundingSample(s.ImagePath, s.Caption, null, "caption", s.ImageId, CaptionGenerator.Tags(s.Scene)))));
             else
                 WriteAtomic(Path.Combine(outDir, split + ".jsonl"), JsonLines(scenes.SelectMany(s => s.Phrases.Select(p =>
                     new GroundingSample(s.ImagePath, p.Text, p.Box, p.CategoryLabel, s.ImageId)))));

@@ -1,0 +1,132 @@
+using GroundSharp.Data;
+using GroundSharp.Models;
+using GroundSharp.Training;
+using TorchSharp;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace GroundSharp.Tests.Training;
+
+[Collection(TrainingCollection.Name)]
+public class NegativesAndTagsTests
+{
+    private static readonly GroundingSample[] Said =
+    {
+        new("a.png", "a red star, a small blue circle and a green square on a noisy background", null),
+        new("b.png", "a yellow star on a cluttered background", null),
+        new("b.png", "the yellow star on the left", null),
+    };
+
+    [Fact]
+    public void NegativeFilter_ATextFitsAnImageWhenEveryContentWordIsSaidOfIt()
+    {
+        var filter = new NegativeFilter(Said);
+        Assert.True(filter.Fits("the star", "a.png"));
+        Assert.True(filter.Fits("the red star", "a.png"));
+        Assert.True(filter.Fits("The Blue circle.", "a.png"));               // ALBEF's caption cleaning first
+        Assert.False(filter.Fits("the yellow star", "a.png"));
+        Assert.True(filter.Fits("the yellow star", "b.png"));
+        Assert.False(filter.Fits("the red star", "b.png"));
+        // Only position and function words: true of any image, never a negative.
+        Assert.True(filter.Fits("the leftmost object", "a.png"));
+        Assert.True(filter.Fits("the star above the square", "a.png"));
+        Assert.False(filter.Fits("the star above the hexagon", "a.png"));
+        Assert.False(filter.Fits("the star", "unknown.png"));
+        Assert.Equal(new[] { "red", "star" }, NegativeFilter.ContentWords("the red star on the right"));
+    }
+
+    [Fact]
+    public void NegativeFilter_MatrixMarksFittingOffDiagonalPairs()
+    {
+        var filter = new NegativeFilter(Said);
+        AugmentedSample Item(GroundingSample s) => new(Array.Empty<float>(), Array.Empty<float>(), s.Text, false, null, false, 1, s);
+        var items = new[] { Item(Said[0]), Item(new GroundingSample("b.png", "the star", null)), Item(new GroundingSample("a.png", "the yellow star", null)) };
+        var m = filter.Matrix(items);
+        Assert.False(m[0, 0]);
+        Assert.True(m[0, 1]);   // "the star" is true of a.png
+        Assert.False(m[0, 2]);  // "the yellow star" is not
+        Assert.False(m[1, 0]);  // a.png's caption is not true of b.png
+        Assert.True(m[1, 2]);   // "the yellow star" is true of b.png
+        Assert.True(m[2, 1]);
+    }
+
+    [Fact]
+    public void HardNegatives_NeverDrawAnExcludedPair_AndFallBackWhenAllAre()
+    {
+        int b = 4;
+        using var s = zeros(b, b);
+        var excluded = new bool[b, b];
+        excluded[0, 1] = excluded[0, 2] = true;           // row 0: only column 3 is left
+        excluded[1, 0] = excluded[1, 2] = excluded[1, 3] = true; // row 1: nothing left -> any other column
+        using var gen = new Generator(3);
+        var seen1 = new HashSet<long>();
+        foreach (var fraction in new[] { 0.0, 0.5, 1.0 })
+            for (int trial = 0; trial < 200; trial++)
+            {
+                var picks = HardNegatives.Sample(s, gen, fraction, excluded);
+                Assert.Equal(3, picks[0]);
+                Assert.NotEqual(1, picks[1]);
+                seen1.Add(picks[1]);
+                Assert.NotEqual(2, picks[2]);
+                Assert.NotEqual(3, picks[3]);
+            }
+        Assert.Equal(new long[] { 0, 2, 3 }, seen1.Order());
+    }
+
+    [Fact]
+    public void SampleFile_ReadsAndWritesTags_AndRejectsMalformedOnes()
+    {
+        var s = GroundingSampleFile.Parse("""{"image":"x.png","text":"a red star","tags":["red","star","red"]}""", "/data", "f:1");
+        Assert.Equal(new[] { "red", "star" }, s.Tags);
+        Assert.Contains("\"tags\":[\"red\",\"star\"]", GroundingSampleFile.ToJsonLine(s));
+        Assert.Null(GroundingSampleFile.Parse("""{"image":"x.png","text":"t"}""", "/data", "f:2").Tags);
+        var e = Assert.Throws<GroundSharpException>(() => GroundingSampleFile.Parse("""{"image":"x.png","text":"t","tags":"red"}""", "/data", "f:3"));
+        Assert.Contains("f:3", e.Message);
+        Assert.Throws<GroundSharpException>(() => GroundingSampleFile.Parse("""{"image":"x.png","text":"t","tags":["red", 3]}""", "/data", "f:4"));
+    }
+
+    [Fact]
+    public void TagObjective_TrainsTheVisualEncoderOnly_AndItsLossFalls()
+    {
+        var vocab = new TagVocabulary(new[] { "red", "green", "blue", "yellow" });
+        var aug = new TripletAugmenter(TinyTraining.Config.ImageRes, AugmentationOptions.None);
+        var rng = new Random(1);
+        var samples = Enumerable.Range(0, 8).Select(i =>
+        {
+            int colour = i % 4;
+            var image = TinyTraining.Scene(colour, 4 + i, 6, 16);
+            return aug.Augment(image, new GroundingSample("mem", "a square", null, Tags: new[] { TinyTraining.Colours[colour].Name }), rng);
+        }).ToList();
+        Assert.Equal(new[] { "blue", "green", "red", "yellow" }, vocab.Tags);
+        Assert.Equal(new float[] { 0, 0, 1, 0, 0, 1, 0, 0 }, vocab.MultiHot(samples).Take(8).ToArray()); // red, then green
+
+        torch.manual_seed(1);
+        using var pre = new AlbefPretrainer(new AlbefModel(TinyTraining.Config, 1), 1, vocab.Count);
+        var tagsOnly = new ObjectiveSwitches { Itc = false, Itm = false, Mlm = false, Amc = false, Tags = true };
+        var parameters = Trainer.UniqueTrainableParameters(pre.Model).Concat(pre.ExtraParameters).Select(p => p.Parameter).ToList();
+        using var opt = optim.AdamW(parameters, 3e-3);
+        using var batch = BatchCollator.Collate(samples, TinyTraining.Tokenizer, TinyTraining.Config, null, vocab);
+        var textBefore = pre.Model.text_proj.weight!.clone();
+        double first = 0, last = 0;
+        for (int step = 0; step < 30; step++)
+        {
+            opt.zero_grad();
+            using var losses = pre.ComputeLosses(batch, 0, tagsOnly, new(), TinyTraining.MlmTokens);
+            Assert.Null(losses.Itc);
+            losses.Total.backward();
+            opt.step();
+            double v = losses.ToValues()["tags"];
+            if (step == 0) first = v;
+            last = v;
+        }
+        Assert.True(last < 0.5 * first, $"tag loss {first} -> {last}");
+        Assert.True(pre.Model.text_proj.weight!.allclose(textBefore, rtol: 0, atol: 0), "the text side has no gradient in the tag stage");
+        var sd = pre.StateDict();
+        Assert.Equal(new long[] { vocab.Count, TinyTraining.Config.VisionWidth }, sd[AlbefPretrainer.TagHeadPrefix + "weight"].shape);
+        // A model without a tag head ignores it (a training-only entry), as the next stage does.
+        using var next = new AlbefModel(TinyTraining.Config, 2);
+        var report = AlbefWeights.Load(next, sd, strict: true, "tags stage");
+        Assert.Contains(AlbefPretrainer.TagHeadPrefix + "weight", report.IgnoredTrainingOnly);
+        foreach (var t in sd.Values) t.Dispose();
+    }
+}
