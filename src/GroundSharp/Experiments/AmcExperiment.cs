@@ -114,7 +114,7 @@ public sealed class AmcExperiment(AmcExperimentOptions options, ITrainingReporte
                 options.FinetuneSteps, options.FinetuneLr, AllAlbef with { Amc = true }, amc: new AmcLossOptions { Variant = variant }, init: pretrain.Checkpoint));
 
         var curves = options.CurveEvery > 0
-            ? rows.Where(r => r.Name is "finetune-control" or "finetune-mean-and-max").ToDictionary(r => r.Name, r => LearningCurve(r.Name))
+            ? rows.Where(r => r.Name is "finetune-control" or "finetune-mean-and-max").ToDictionary(r => r.Name, r => LearningCurve(r, rows[0]))
             : new Dictionary<string, IReadOnlyList<CurvePoint>>();
         WriteResults(rows, sw.Elapsed, curves);
         var amcRow = rows.FirstOrDefault(r => r.Name == "finetune-mean-and-max") ?? rows[^1];
@@ -268,35 +268,35 @@ public sealed class AmcExperiment(AmcExperimentOptions options, ITrainingReporte
     }
 
     /// <summary>
-    /// Val pointing and pair accuracy of a stage's checkpoints every <see cref="AmcExperimentOptions.CurveEvery"/> steps
-    /// (step 0 = the stage's starting point, the baseline); cached in the stage folder.
+    /// Val pointing and pair accuracy of a stage's checkpoints every <see cref="AmcExperimentOptions.CurveEvery"/> steps.
+    /// Step 0 (the baseline) and the last step are the stages' own val reports, not evaluated again; the steps between
+    /// are evaluated and cached in the stage folder.
     /// </summary>
-    private IReadOnlyList<CurvePoint> LearningCurve(string stage)
+    private IReadOnlyList<CurvePoint> LearningCurve(AmcExperimentRow stage, AmcExperimentRow baseline)
     {
-        var dir = Path.Combine(options.OutDir, "runs", stage);
+        var dir = Path.Combine(options.OutDir, "runs", stage.Name);
         var cache = Path.Combine(dir, "curve.json");
         var points = File.Exists(cache) ? JsonSerializer.Deserialize<List<CurvePoint>>(File.ReadAllText(cache)) ?? new() : new List<CurvePoint>();
+        static CurvePoint FromReport(int step, EvalReport r) => new(step, r.Pointing.Overall.Accuracy ?? 0, r.Pairs?.Accuracy ?? 0);
+        points.RemoveAll(p => p.Step == 0 || p.Step == options.FinetuneSteps);
+        if (baseline.Splits.TryGetValue(SynthSplits.Val, out var before)) points.Add(FromReport(0, before));
+        if (stage.Splits.TryGetValue(SynthSplits.Val, out var after)) points.Add(FromReport(options.FinetuneSteps, after));
         var items = GroundingEvaluator.FromSampleFile(Path.Combine(DataDir, SynthSplits.Val + ".jsonl"), SynthSplits.Val).ToList();
         if (options.EvalLimit is { } limit) items = items.Take(limit).ToList();
-        var baseline = Path.Combine(options.OutDir, "runs", "pretrain", "stage.json");
-        var checkpoints = new List<(int Step, string Path)>();
-        if (File.Exists(baseline) && JsonSerializer.Deserialize<AmcExperimentRow>(File.ReadAllText(baseline), EvalReport.Json) is { } b) checkpoints.Add((0, b.Checkpoint));
-        for (int step = options.CurveEvery; step <= options.FinetuneSteps; step += options.CurveEvery)
-            checkpoints.Add((step, Path.Combine(dir, "checkpoints", TrainingCheckpoint.FolderName(step), TrainingCheckpoint.ModelFile)));
-        if (options.FinetuneSteps % options.CurveEvery != 0)
-            checkpoints.Add((options.FinetuneSteps, Path.Combine(dir, "checkpoints", TrainingCheckpoint.FolderName(options.FinetuneSteps), TrainingCheckpoint.ModelFile)));
-        foreach (var (step, checkpoint) in checkpoints)
+        for (int step = options.CurveEvery; step < options.FinetuneSteps; step += options.CurveEvery)
         {
+            var checkpoint = Path.Combine(dir, "checkpoints", TrainingCheckpoint.FolderName(step), TrainingCheckpoint.ModelFile);
             if (points.Any(p => p.Step == step) || !File.Exists(checkpoint)) continue;
             var loaded = AlbefLoader.Load(checkpoint);
             using var model = loaded.Model;
             var evaluator = new GroundingEvaluator(new Grounder(model, AlbefTokenizer.Default), new EvalOptions());
-            var report = TransientNativeError.Retry($"{stage} curve / step {step}", () => evaluator.Run(items, "synth", SynthSplits.Val, stage), log);
-            points.Add(new CurvePoint(step, report.Pointing.Overall.Accuracy ?? 0, report.Pairs?.Accuracy ?? 0));
-            log($"{stage} curve: step {step}: val pointing {Percent(report.Pointing.Overall.Accuracy)}, pairs {Percent(report.Pairs?.Accuracy)}");
-            AtomicFile.WriteJson(cache, points.OrderBy(p => p.Step).ToList(), EvalReport.Json);
+            var report = TransientNativeError.Retry($"{stage.Name} curve / step {step}", () => evaluator.Run(items, "synth", SynthSplits.Val, stage.Name), log);
+            points.Add(FromReport(step, report));
+            log($"{stage.Name} curve: step {step}: val pointing {Percent(report.Pointing.Overall.Accuracy)}, pairs {Percent(report.Pairs?.Accuracy)}");
         }
-        return points.OrderBy(p => p.Step).ToList();
+        var ordered = points.OrderBy(p => p.Step).ToList();
+        AtomicFile.WriteJson(cache, ordered, EvalReport.Json);
+        return ordered;
     }
 
     private void WriteResults(IReadOnlyList<AmcExperimentRow> rows, TimeSpan elapsed, IReadOnlyDictionary<string, IReadOnlyList<CurvePoint>> curves)
