@@ -20,10 +20,13 @@ public static class ExperimentCommand
         var tagSteps = new Option<int?>("--tag-steps") { Description = "steps of a unimodal stage first: the visual encoder alone on the caption images' tags (0 = none, the default)" };
         var regionPhrases = new Option<bool>("--region-phrases") { Description = "pre-train on the box split's region phrases too, without their boxes" };
         var filterNegatives = new Option<bool>("--filter-false-negatives") { Description = "keep texts true of an image (by the words said about it) out of its ITC/ITM negatives" };
+        var patchOnlyFusion = new Option<bool>("--patch-only-fusion") { Description = "the fusion layers' cross-attention reads the patch tokens only, not the image [CLS]" };
+        var itmRandom = new Option<double?>("--itm-random-negatives") { Description = "share of ITM negatives drawn at random instead of by ITC similarity, 0..1 (default 0.5)" };
+        var pretrainLr = new Option<double?>("--pretrain-lr") { Description = "peak learning rate of the ITC warm-up and the pre-training (default 3e-4)" };
         var curveEvery = new Option<int?>("--curve-every") { Description = "learning curves: evaluate the control and AMC checkpoints on val every N fine-tuning steps (0 = none; default 100)" };
         var amc = new Command("amc", "Pre-train a small ALBEF on captions (baseline), fine-tune with AMC and its ablations, evaluate pointing accuracy.")
         {
-            output, seed, quick, itcWarmupSteps, pretrainSteps, finetuneSteps, evalLimit, tagSteps, regionPhrases, filterNegatives, curveEvery,
+            output, seed, quick, itcWarmupSteps, pretrainSteps, finetuneSteps, evalLimit, tagSteps, regionPhrases, filterNegatives, patchOnlyFusion, itmRandom, pretrainLr, curveEvery,
         };
         amc.SetAction(r => CliRunner.Run(() =>
         {
@@ -35,6 +38,9 @@ public static class ExperimentCommand
             if (r.GetValue(tagSteps) is { } t) o = o with { TagSteps = t >= 0 ? t : throw new GroundSharpException("--tag-steps must be >= 0") };
             if (r.GetValue(regionPhrases)) o = o with { RegionPhrasesInPretraining = true };
             if (r.GetValue(filterNegatives)) o = o with { FilterFalseNegatives = true };
+            if (r.GetValue(patchOnlyFusion)) o = o with { Model = o.Model with { FusionReadsImageCls = false } };
+            if (r.GetValue(itmRandom) is { } q) o = o with { ItmRandomNegatives = q is >= 0 and <= 1 ? q : throw new GroundSharpException("--itm-random-negatives must be in [0, 1]") };
+            if (r.GetValue(pretrainLr) is { } lr) o = o with { PretrainLr = lr > 0 && double.IsFinite(lr) ? lr : throw new GroundSharpException("--pretrain-lr must be > 0") };
             if (r.GetValue(curveEvery) is { } c) o = o with { CurveEvery = c >= 0 ? c : throw new GroundSharpException("--curve-every must be >= 0") };
             var experiment = new AmcExperiment(o, new EveryNthStepReporter(25), Console.WriteLine);
             var rows = experiment.Run();

@@ -45,6 +45,11 @@ public sealed record AlbefConfig
     public double MlmProbability { get; init; } = 0.15;
     public bool Distill { get; init; } = true;
     public int MaxWords { get; init; } = 30;
+    /// <summary>
+    /// Whether the fusion layers' cross-attention may read the image [CLS] token (ALBEF: yes). Off, only the patch
+    /// tokens are keys, so an ITM decision has to rest on the patches that GradCAM explains.
+    /// </summary>
+    public bool FusionReadsImageCls { get; init; } = true;
     public BertConfig Bert { get; init; } = new();
 
     public int GridSize => ImageRes / PatchSize;
@@ -127,8 +132,9 @@ public sealed record AlbefConfig
                     "mlm_probability" => c with { MlmProbability = r.Double(p) },
                     "distill" => c with { Distill = r.Bool(p) },
                     "max_words" => c with { MaxWords = r.Int(p) },
+                    "fusion_reads_image_cls" => c with { FusionReadsImageCls = r.Bool(p) },
                     "bert" => c,
-                    _ => throw new GroundSharpException($"{source}: unknown config key '{p.Name}' (known: image_res, patch_size, vision_width, vision_depth, vision_heads, vision_mlp_ratio, embed_dim, gradcam_layer, temp, queue_size, momentum, alpha, mlm_probability, distill, max_words, bert)"),
+                    _ => throw new GroundSharpException($"{source}: unknown config key '{p.Name}' (known: image_res, patch_size, vision_width, vision_depth, vision_heads, vision_mlp_ratio, embed_dim, gradcam_layer, temp, queue_size, momentum, alpha, mlm_probability, distill, max_words, fusion_reads_image_cls, bert)"),
                 };
                 if (p.Name != "bert") continue;
                 if (p.Value.ValueKind != JsonValueKind.Object) throw new GroundSharpException($"{source}: 'bert' must be an object (the BERT config)");
@@ -175,6 +181,7 @@ public sealed record AlbefConfig
             ["embed_dim"] = EmbedDim, ["gradcam_layer"] = EffectiveGradcamLayer, ["temp"] = Temp,
             ["queue_size"] = QueueSize, ["momentum"] = Momentum, ["alpha"] = Alpha,
             ["mlm_probability"] = MlmProbability, ["distill"] = Distill, ["max_words"] = MaxWords,
+            ["fusion_reads_image_cls"] = FusionReadsImageCls,
             ["bert"] = new Dictionary<string, object?>
             {
                 ["vocab_size"] = Bert.VocabSize, ["hidden_size"] = Bert.HiddenSize,

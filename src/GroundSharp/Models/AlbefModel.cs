@@ -79,6 +79,14 @@ public sealed class AlbefModel : nn.Module
         return m.SubtractedFrom(1.0).MulBy(-10000.0).MoveToOuterDisposeScope();
     }
 
+    /// <summary>(1,1,1,1+N) additive mask that hides the image [CLS] key (position 0) from cross-attention.</summary>
+    private static Tensor PatchesOnlyMask(long keys, ScalarType dtype, Device device)
+    {
+        var m = zeros(new[] { 1L, 1, 1, keys }, dtype: dtype, device: device);
+        m[TensorIndex.Ellipsis, 0] = tensor(-10000.0, dtype: dtype, device: device);
+        return m;
+    }
+
     public ScalarType DType => itm_head.weight.dtype;
     public Device Device => itm_head.weight.device;
 
@@ -103,9 +111,10 @@ public sealed class AlbefModel : nn.Module
     {
         using var scope = NewDisposeScope();
         var mask = ExtendedMask(attentionMask, DType);
+        var imageMask = Config.FusionReadsImageCls ? null : PatchesOnlyMask(imageEmbeds.shape[1], DType, imageEmbeds.device);
         var h = textHidden;
         int start = from ?? Config.Bert.FusionLayer, end = to ?? Config.Bert.NumHiddenLayers;
-        for (int i = start; i < end; i++) h = Bert.Layer(i).Forward(h, mask, imageEmbeds, null);
+        for (int i = start; i < end; i++) h = Bert.Layer(i).Forward(h, mask, imageEmbeds, imageMask);
         return h.MoveToOuterDisposeScope();
     }
 

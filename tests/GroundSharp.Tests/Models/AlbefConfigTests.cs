@@ -66,4 +66,12 @@ public class AlbefConfigTests
         var c = FixtureModel.Config;
         Assert.Equal(c, AlbefConfig.Parse(c.ToJson()));
     }
+
+    [Fact]
+    public void PatchOnlyFusionRoundTripsAndDefaultsToAlbef()
+    {
+        Assert.True(AlbefConfig.Parse("{}").FusionReadsImageCls);
+        var c = FixtureModel.Config with { FusionReadsImageCls = false };
+        Assert.Equal(c, AlbefConfig.Parse(c.ToJson()));
+    }
 }
