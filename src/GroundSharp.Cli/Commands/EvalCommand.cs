@@ -150,7 +150,7 @@ public static class EvalCommand
         var (shardIndex, shardCount) = ParseShard(shardText);
         var fmt = DetectFormat(data, format);
         if (checkpoint is null) throw new GroundSharpException("--checkpoint is required: a REC checkpoint (rec.safetensors from 'groundsharp experiment rec')");
-        if (!File.Exists(checkpoint)) throw new GroundSharpException($"--checkpoint not found: {checkpoint}");
+        CheckpointPath.RequireFile(checkpoint, "--checkpoint");
         using var model = RecModel.Load(checkpoint);
         if (device != "cpu") model.to(TorchSharp.torch.device(device));
         var items = GroundingEvaluator.GroupByImage(ReadItems(data, split, fmt, imageRoot, proposals: false))

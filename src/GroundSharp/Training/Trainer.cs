@@ -231,7 +231,7 @@ public sealed class Trainer
 
     private static Dictionary<string, Tensor> LoadInitStateDict(string path)
     {
-        if (!File.Exists(path)) throw new GroundSharpException($"--init: checkpoint not found: {path}");
+        CheckpointPath.RequireFile(path, "--init: checkpoint");
         return path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)
             ? SafeTensors.Load(path).Tensors
             : TorchCheckpointReader.LoadStateDict(path);

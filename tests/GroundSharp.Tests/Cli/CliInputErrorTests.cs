@@ -83,4 +83,23 @@ public class CliInputErrorTests
         var data = Dataset(("qdaw", [0, 0, 100, 100]), ("qdbs", [40, 10, 40, 90]));
         AssertCleanError(Eval(data), $"{data}:3", "zero area");
     }
+
+    private static CliProcess.Result Ground(string checkpoint, string config) =>
+        CliProcess.Run("ground", "--checkpoint", checkpoint, "--config", config, "--vocab", Cli("vocab.txt"),
+            "--image", Cli("image_0_256.png"), "--text", "qdaw", "--out", CliProcess.TempDir());
+
+    [Fact]
+    public void CheckpointThatIsADirectory_IsSaidToBeOne()
+    {
+        var dir = CliProcess.TempDir();
+        AssertCleanError(Ground(dir, Cli("groundsharp-config.json")), dir, "is a directory");
+    }
+
+    [Fact]
+    public void ConfigTooLargeToAllocate_NamesTheConfigAndTheSize()
+    {
+        var config = Path.Combine(CliProcess.TempDir(), "huge.json");
+        File.WriteAllText(config, """{ "vision_width": 96, "vision_heads": 12, "bert": { "hidden_size": 96, "num_attention_heads": 12, "fusion_layer": 2, "num_hidden_layers": 4, "vocab_size": 1000000000 } }""");
+        AssertCleanError(Ground(Checkpoint, config), "huge.json", "bert.vocab_size 1000000000");
+    }
 }
