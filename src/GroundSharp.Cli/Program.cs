@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using GroundSharp.Cli.Commands;
 
 namespace GroundSharp.Cli;
@@ -10,7 +11,23 @@ public static class Program
         // Redirected output (logs, CI) gets a wide table instead of Spectre's 80-column default.
         if (Console.IsOutputRedirected)
             Spectre.Console.AnsiConsole.Profile.Width = int.TryParse(Environment.GetEnvironmentVariable("COLUMNS"), out var c) && c > 40 ? c : 160;
-        return BuildRoot().Parse(args).Invoke();
+        var parsed = BuildRoot().Parse(args);
+        return parsed.Errors.Count > 0 ? ParseFailed(parsed) : parsed.Invoke();
+    }
+
+    /// <summary>A command line that does not parse is a user error like any other: one error line and exit code 2, not the help.</summary>
+    private static int ParseFailed(ParseResult parsed)
+    {
+        // An unknown word explains "required command was not provided" too, so it is the one reported.
+        var first = parsed.Errors.FirstOrDefault(e => e.Message.StartsWith("Unrecognized")) ?? parsed.Errors[0];
+        string message = first.SymbolResult is OptionResult { Tokens.Count: > 0 } option && first.Message.StartsWith("Cannot parse")
+            ? $"{option.Option.Name} {option.Tokens[^1].Value}: expected {ValueDescriptions.Of(option.Option.ValueType)}"
+            : first.Message;
+        Console.Error.WriteLine("error: " + message);
+        var names = new List<string>();
+        for (var c = parsed.CommandResult; c.Parent is CommandResult parent; c = parent) names.Insert(0, c.Command.Name);
+        Console.Error.WriteLine($"(see 'groundsharp {string.Join(' ', names.Append("--help"))}')");
+        return CliRunner.UserError;
     }
 
     public static RootCommand BuildRoot()

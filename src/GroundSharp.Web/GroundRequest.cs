@@ -46,7 +46,7 @@ public sealed record GroundRequest(string ImageSource, Func<RgbImage> DecodeImag
         {
             GroundJsonRequest? body;
             try { body = await request.ReadFromJsonAsync<GroundJsonRequest>(cancellationToken); }
-            catch (JsonException e) { throw new ApiException(StatusCodes.Status400BadRequest, "the JSON body could not be read: " + e.Message); }
+            catch (JsonException e) { throw new ApiException(StatusCodes.Status400BadRequest, "the JSON body could not be read: " + ValueDescriptions.Of(e)); }
             if (body is null) throw new ApiException(StatusCodes.Status400BadRequest, "the JSON body is empty");
             var given = body.Phrases ?? [];
             for (int i = 0; i < given.Count; i++)

@@ -107,6 +107,7 @@ public static class EvalCommand
     public static int Execute(string data, string split, string? format, string? imageRoot, string? checkpoint, string? configPath, string? vocabPath,
         bool proposals, string shardText, string outDir, int? layer, string device, int? limit)
     {
+        CheckLimit(limit);
         var (shardIndex, shardCount) = ParseShard(shardText);
         var fmt = DetectFormat(data, format);
         var model = CliModels.Resolve(checkpoint, configPath, vocabPath, device);
@@ -121,6 +122,12 @@ public static class EvalCommand
             () => RunWithProgress(evaluator, items, $"{fmt}:{Path.GetFileName(Path.TrimEndingDirectorySeparator(data))}", split, model.Source), Console.Error.WriteLine);
         Write(report, outDir, shardCount > 1 ? $"report-shard{shardIndex}of{shardCount}" : "report");
         return 0;
+    }
+
+    // Checked before the data is read, so that a bad limit is not reported as an empty dataset.
+    private static void CheckLimit(int? limit)
+    {
+        if (limit is < 1) throw new GroundSharpException($"--limit {limit}: must be at least 1 (leave it out to evaluate everything)");
     }
 
     /// <summary>The GradCAM-only options given, to refuse them with --method rec (null when none was given).</summary>
@@ -139,11 +146,11 @@ public static class EvalCommand
         string shardText, string outDir, string device, int? limit)
     {
         if (gradCamOptions is not null) throw new GroundSharpException($"{gradCamOptions}: only for --method gradcam (a REC checkpoint holds its config, vocabulary and detector, and ranks its own anchors)");
+        CheckLimit(limit);
         var (shardIndex, shardCount) = ParseShard(shardText);
         var fmt = DetectFormat(data, format);
         if (checkpoint is null) throw new GroundSharpException("--checkpoint is required: a REC checkpoint (rec.safetensors from 'groundsharp experiment rec')");
-        if (!File.Exists(checkpoint)) throw new GroundSharpException($"--checkpoint not found: {checkpoint}");
-        if (limit is < 1) throw new GroundSharpException("--limit must be > 0");
+        CheckpointPath.RequireFile(checkpoint, "--checkpoint");
         using var model = RecModel.Load(checkpoint);
         if (device != "cpu") model.to(TorchSharp.torch.device(device));
         var items = GroundingEvaluator.GroupByImage(ReadItems(data, split, fmt, imageRoot, proposals: false))
@@ -192,7 +199,7 @@ public static class EvalCommand
         {
             if (!File.Exists(p)) throw new GroundSharpException($"report not found: {p}");
             try { shards.Add(JsonSerializer.Deserialize<EvalReport>(File.ReadAllText(p), EvalReport.Json) ?? throw new GroundSharpException($"{p}: empty report")); }
-            catch (JsonException e) { throw new GroundSharpException($"{p}: not an eval report: {e.Message}", e); }
+            catch (JsonException e) { throw new GroundSharpException($"{p}: not an eval report: {ValueDescriptions.Of(e)}", e); }
         }
         Write(EvalReport.Merge(shards), outDir, "report");
         return 0;
@@ -206,6 +213,7 @@ public static class EvalCommand
         var md = Path.Combine(outDir, name + ".md");
         AtomicFile.WriteAllText(md, report.ToMarkdown());
         AnsiConsole.WriteLine(report.ToMarkdown());
+        if (report.AllUnknownWarning is { } unknown) Console.Error.WriteLine("warning: " + unknown);
         AnsiConsole.MarkupLine($"wrote [bold]{CliRunner.Esc(json)}[/] and {CliRunner.Esc(md)} ({report.Items} phrases in {report.Seconds:F1} s)");
     }
 }

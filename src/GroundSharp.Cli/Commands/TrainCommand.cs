@@ -26,6 +26,8 @@ public static class TrainCommand
         {
             var c = TrainConfig.Load(r.GetValue(config)!);
             if (r.GetValue(output) is { } o) c = c with { OutputDir = Path.GetFullPath(o) };
+            // A resumed run goes on in its own folder, whatever output_dir the config names.
+            else if (r.GetValue(resume) is { } from) c = c with { OutputDir = TrainingCheckpoint.RunFolder(from) };
             if (r.GetValue(maxSteps) is { } m) c = c with { MaxSteps = m };
             if (r.GetValue(seed) is { } s) c = c with { Seed = s };
             if (r.GetValue(device) is { } d) c = c with { Device = d };

@@ -155,6 +155,7 @@ public sealed class AlbefTokenizer
         var sequences = new int[phrases.Count][];
         var cleaned = new string[phrases.Count];
         var warnings = new List<string>[phrases.Count];
+        var allUnknown = new bool[phrases.Count];
         for (int b = 0; b < phrases.Count; b++)
         {
             warnings[b] = new List<string>();
@@ -166,6 +167,9 @@ public sealed class AlbefTokenizer
                 cleaned[b] = Caption.PreCaption(phrases[b], maxWords);
             }
             int[] ids = EncodeCleaned(cleaned[b], phrases[b]);
+            allUnknown[b] = ids[1..^1].All(id => id == UnknownId);
+            if (allUnknown[b])
+                warnings[b].Add($"every token of phrase \"{phrases[b]}\" is [UNK] for the vocabulary {VocabSource}: the model sees no word of it, so its map, point and score cannot mean anything");
             if (ids.Length > maxPositions)
             {
                 warnings[b].Add($"phrase \"{phrases[b]}\" has {ids.Length} tokens; truncated to the model's {maxPositions} positions");
@@ -192,15 +196,17 @@ public sealed class AlbefTokenizer
         var shape = new long[] { phrases.Count, length };
         var idsTensor = tensor(inputIds, shape, dtype: ScalarType.Int64, device: device);
         var maskTensor = tensor(mask, shape, dtype: ScalarType.Int64, device: device);
-        return new TokenBatch(idsTensor, maskTensor, sequences.Select(s => s.Length).ToArray(), cleaned, warnings);
+        return new TokenBatch(idsTensor, maskTensor, sequences.Select(s => s.Length).ToArray(), cleaned, warnings,
+            allUnknown);
     }
 }
 
 /// <summary>A padded batch of token ids. Owns its two tensors: dispose it (or detach them) when done.</summary>
 public sealed class TokenBatch : IDisposable
 {
-    internal TokenBatch(Tensor inputIds, Tensor attentionMask, int[] tokenCounts, string[] cleanedPhrases, List<string>[] phraseWarnings)
+    internal TokenBatch(Tensor inputIds, Tensor attentionMask, int[] tokenCounts, string[] cleanedPhrases, List<string>[] phraseWarnings, bool[] allUnknown)
     {
+        AllUnknown = allUnknown;
         InputIds = inputIds;
         AttentionMask = attentionMask;
         TokenCounts = tokenCounts;
@@ -221,6 +227,8 @@ public sealed class TokenBatch : IDisposable
     public IReadOnlyList<string> Warnings { get; }
     /// <summary>The warnings of each phrase, by batch index.</summary>
     public IReadOnlyList<IReadOnlyList<string>> PhraseWarnings { get; }
+    /// <summary>Whether every word piece of the phrase is [UNK] (the model sees none of its words), by batch index.</summary>
+    public IReadOnlyList<bool> AllUnknown { get; }
     public int BatchSize => TokenCounts.Count;
     public int Length => (int)InputIds.shape[1];
 

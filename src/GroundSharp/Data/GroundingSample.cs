@@ -18,7 +18,11 @@ public sealed record GroundingSample(string ImagePath, string Text, Box? Box, st
 /// </summary>
 public static class GroundingSampleFile
 {
-    public static IEnumerable<GroundingSample> Read(string path, string? imageRoot = null)
+    public static IEnumerable<GroundingSample> Read(string path, string? imageRoot = null) =>
+        ReadWithLines(path, imageRoot).Select(s => s.Sample);
+
+    /// <summary>The samples with their 1-based line numbers (blank lines are skipped, so these are not the sample indices).</summary>
+    public static IEnumerable<(int Line, GroundingSample Sample)> ReadWithLines(string path, string? imageRoot = null)
     {
         if (!File.Exists(path)) throw new GroundSharpException($"sample file not found: {path}");
         string root = imageRoot ?? Path.GetDirectoryName(Path.GetFullPath(path))!;
@@ -27,7 +31,7 @@ public static class GroundingSampleFile
         {
             lineNo++;
             if (string.IsNullOrWhiteSpace(line)) continue;
-            yield return Parse(line, root, $"{path}:{lineNo}");
+            yield return (lineNo, Parse(line, root, $"{path}:{lineNo}"));
         }
     }
 

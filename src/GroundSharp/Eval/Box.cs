@@ -53,6 +53,18 @@ public readonly record struct Box(double X1, double Y1, double X2, double Y2)
         return this;
     }
 
+    /// <summary>
+    /// Throws unless the box is well formed and has an area: a ground-truth box of zero width or height can never
+    /// contain the pointing-game point, so an evaluation would count its phrase as a miss whatever the model does.
+    /// </summary>
+    public Box EnsureHasArea(string what = "box")
+    {
+        EnsureWellFormed(what);
+        if (Width <= 0 || Height <= 0)
+            throw new GroundSharpException($"{what} {this} has zero area (width {Width.ToString(CultureInfo.InvariantCulture)}, height {Height.ToString(CultureInfo.InvariantCulture)}): no point can hit it");
+        return this;
+    }
+
     /// <summary>Throws unless the box lies entirely inside the image [0, width] x [0, height].</summary>
     public Box EnsureInside(int imageWidth, int imageHeight, string what = "box")
     {

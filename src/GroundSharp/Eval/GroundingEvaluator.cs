@@ -40,6 +40,14 @@ public sealed record EvalReport
     /// <summary>With proposals: Recall@k (top-k by sum-in-box / area^alpha contains a box with IoU ≥ 0.5); R@1 is the IoU@0.5 accuracy.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyDictionary<string, AccuracyReport>? RecallAtK { get; init; }
+    /// <summary>Phrases whose every token is [UNK] for the vocabulary: counted in, but their points are chance.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public int AllUnknownPhrases { get; init; }
+
+    /// <summary>The warning an evaluation with <see cref="AllUnknownPhrases"/> must carry, or null.</summary>
+    [JsonIgnore]
+    public string? AllUnknownWarning => AllUnknownPhrases == 0 ? null
+        : $"{AllUnknownPhrases} of {Items} phrases are all [UNK] for the model's vocabulary: the model sees none of their words, so their hits are chance (wrong --vocab?)";
 
     public static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 
@@ -66,6 +74,7 @@ public sealed record EvalReport
             Pointing = pointing.ToReport(),
             Pairs = shards.All(s => s.Pairs is not null) ? new PairCount(shards.Sum(s => s.Pairs!.BothHit), shards.Sum(s => s.Pairs!.Pairs)) : null,
             RecallAtK = recall,
+            AllUnknownPhrases = shards.Sum(s => s.AllUnknownPhrases),
         };
     }
 
@@ -75,6 +84,7 @@ public sealed record EvalReport
         sb.AppendLine($"Evaluation of `{Model}` on {Dataset} / {Split} ({Items} phrases, {Images} images, shard {Shard}).").AppendLine();
         sb.AppendLine("Pointing accuracy:").AppendLine();
         sb.AppendLine(AccuracyTable.FromReport(Pointing).ToMarkdown());
+        if (AllUnknownWarning is { } unknown) sb.AppendLine().AppendLine("**Warning:** " + unknown + ".");
         if (Pairs is { } p)
             sb.AppendLine().AppendLine(p.Accuracy is { } a
                 ? $"Pair accuracy (both phrases of a pair naming different objects of one image hit): {100 * a:F2} % of {p.Pairs} pairs."
@@ -110,7 +120,7 @@ public sealed class GroundingEvaluator(Grounder grounder, EvalOptions options)
         var pointing = new AccuracyTable();
         var pairs = new HitCount(0, 0);
         var recall = options.UseProposals ? options.RecallKs.ToDictionary(k => k, _ => new AccuracyTable()) : null;
-        int itemCount = 0, imageCount = 0, imageIndex = -1;
+        int itemCount = 0, imageCount = 0, imageIndex = -1, allUnknown = 0;
         var sw = Stopwatch.StartNew();
         foreach (var group in GroupByImage(items))
         {
@@ -127,6 +137,7 @@ public sealed class GroundingEvaluator(Grounder grounder, EvalOptions options)
             {
                 var item = batch[i];
                 var r = results[i];
+                if (r.AllUnknown) allUnknown++;
                 bool hit = PointingGame.IsHit(r.Point, item.GtBoxes);
                 hits.Add((item.GtBoxes, hit));
                 pointing.Add(hit, item.Split, item.Categories);
@@ -157,6 +168,7 @@ public sealed class GroundingEvaluator(Grounder grounder, EvalOptions options)
             Pointing = pointing.ToReport(),
             Pairs = new PairCount(pairs.Hits, pairs.Total),
             RecallAtK = recall?.ToDictionary(kv => $"R@{kv.Key}", kv => kv.Value.ToReport()),
+            AllUnknownPhrases = allUnknown,
         };
     }
 
@@ -182,12 +194,11 @@ public sealed class GroundingEvaluator(Grounder grounder, EvalOptions options)
     /// </summary>
     public static IEnumerable<GroundingEvalItem> FromSampleFile(string path, string split, string? imageRoot = null)
     {
-        int line = 0;
         (string Path, int Width, int Height) size = ("", 0, 0);
-        foreach (var s in GroundingSampleFile.Read(path, imageRoot))
+        foreach (var (line, s) in GroundingSampleFile.ReadWithLines(path, imageRoot))
         {
-            line++;
             if (s.Box is not { } box) continue;
+            box.EnsureHasArea($"{path}:{line}: ground-truth box");
             if (size.Path != s.ImagePath) { var (w, h) = ImageLoader.ReadSize(s.ImagePath); size = (s.ImagePath, w, h); }
             yield return new GroundingEvalItem(s.ImagePath, s.Text, split, s.Source is null ? Array.Empty<string>() : s.Source.Split('/', StringSplitOptions.RemoveEmptyEntries),
                 new[] { box }, size.Width, size.Height, QueryId: $"{path}:{line}");

@@ -100,10 +100,8 @@ public static class GradCam
         if (g < cfg.Bert.FusionLayer || g >= cfg.Bert.NumHiddenLayers)
             throw new GroundSharpException($"GradCAM layer {g} is not a fusion layer of this model (fusion layers: {cfg.Bert.FusionLayer}..{cfg.Bert.NumHiddenLayers - 1})");
         var cross = model.Bert.Layer(g).crossattention!.self;
-        // Parameters must not record a graph here: only dP is wanted (restored afterwards).
-        var trainable = model.parameters().Where(p => p.requires_grad).ToList();
-        foreach (var p in trainable) p.requires_grad = false;
-
+        // Parameters must not record a graph here: only dP is wanted. Scoped, so that any exception restores them.
+        using var frozen = new FrozenParameters(model);
         using var scope = NewDisposeScope();
         Tensor hidden;
         using (no_grad())
@@ -133,7 +131,6 @@ public static class GradCam
         finally
         {
             cross.ProbsHook = null;
-            foreach (var p in trainable) p.requires_grad = true;
         }
         var probs = leaf!.detach();
         leaf.Dispose();
@@ -146,5 +143,22 @@ public static class GradCam
             AttentionGrad = probsGrad.MoveToOuterDisposeScope(),
         };
         return result;
+    }
+}
+
+/// <summary>Switches requires_grad off on a module's trainable parameters until disposed, then back on.</summary>
+internal sealed class FrozenParameters : IDisposable
+{
+    private readonly List<TorchSharp.Modules.Parameter> _frozen;
+
+    public FrozenParameters(nn.Module module)
+    {
+        _frozen = module.parameters().Where(p => p.requires_grad).ToList();
+        foreach (var p in _frozen) p.requires_grad = false;
+    }
+
+    public void Dispose()
+    {
+        foreach (var p in _frozen) p.requires_grad = true;
     }
 }

@@ -29,6 +29,8 @@ public sealed record GroundingResult
     public required double Score { get; init; }
     public required int TokenCount { get; init; }
     public IReadOnlyList<string> Warnings { get; init; } = Array.Empty<string>();
+    /// <summary>Every token of the phrase is [UNK]: the result cannot mean anything (a warning says so).</summary>
+    public bool AllUnknown { get; init; }
 }
 
 /// <summary>The JSON fields of a <see cref="GroundingResult"/> shared by the CLI's results.json and the web API.</summary>
@@ -126,6 +128,7 @@ public sealed class Grounder
                     Score = matchProb[i],
                     TokenCount = tokens.TokenCounts[i],
                     Warnings = tokens.PhraseWarnings[i],
+                    AllUnknown = tokens.AllUnknown[i],
                 });
             }
         }

@@ -88,7 +88,7 @@ public static class SafeTensors
     /// the file and, where one is at fault, the tensor.</exception>
     public static (Dictionary<string, Tensor> Tensors, Dictionary<string, string> Metadata) Load(string path)
     {
-        if (!File.Exists(path)) throw new GroundSharpException($"safetensors file '{path}' does not exist");
+        CheckpointPath.RequireFile(path, "safetensors file");
         GroundSharpException Fail(string message) => new($"safetensors file '{path}': {message}");
 
         using var stream = File.OpenRead(path);
@@ -113,6 +113,7 @@ public static class SafeTensors
             if (header.RootElement.ValueKind != JsonValueKind.Object) throw Fail("header is not a JSON object");
             var metadata = new Dictionary<string, string>();
             var entries = new List<(string Name, TorchDtype Dtype, long[] Shape, long Begin, long End)>();
+            var names = new HashSet<string>(StringComparer.Ordinal);
             foreach (var property in header.RootElement.EnumerateObject())
             {
                 if (property.Name == MetadataKey)
@@ -124,6 +125,7 @@ public static class SafeTensors
                             : throw Fail($"metadata value '{item.Name}' is not a string");
                     continue;
                 }
+                if (!names.Add(property.Name)) throw Fail($"tensor '{property.Name}' is listed twice in the header");
                 entries.Add(ParseEntry(property, bufferLength, Fail));
             }
 

@@ -35,7 +35,7 @@ public static class TorchCheckpointReader
         var unpickler = new RestrictedUnpickler(pickleBytes, $"checkpoint '{path}' ({pickleName})");
         var root = unpickler.Run();
 
-        var materializer = new TensorMaterializer(archive, prefix, path, unpickler.Tensors);
+        var materializer = new TensorMaterializer(archive, prefix, path);
         try
         {
             return materializer.Replace(root, "", depth: 0);
@@ -110,7 +110,7 @@ public static class TorchCheckpointReader
 
     private static ZipArchive OpenArchive(string path)
     {
-        if (!File.Exists(path)) throw new GroundSharpException($"checkpoint '{path}' does not exist");
+        CheckpointPath.RequireFile(path);
         FileStream? stream = null;
         try
         {
@@ -183,18 +183,14 @@ public static class TorchCheckpointReader
         private readonly ZipArchive _archive;
         private readonly string _prefix;
         private readonly string _path;
-        private readonly Dictionary<string, byte[]> _storageBytes = new();
-        private readonly Dictionary<string, int> _remainingUses;
         private readonly Dictionary<object, object?> _replaced = new(ReferenceEqualityComparer.Instance);
         private readonly List<Tensor> _created = new();
 
-        public TensorMaterializer(ZipArchive archive, string prefix, string path, List<PendingTensor> tensors)
+        public TensorMaterializer(ZipArchive archive, string prefix, string path)
         {
             _archive = archive;
             _prefix = prefix;
             _path = path;
-            // Storage bytes stay cached only while a later tensor still needs them (tied weights, views).
-            _remainingUses = tensors.GroupBy(t => t.Storage.Key).ToDictionary(g => g.Key, g => g.Count());
         }
 
         public void DisposeCreated()
@@ -235,10 +231,10 @@ public static class TorchCheckpointReader
         private Tensor Materialize(PendingTensor p, string where)
         {
             var dtype = p.Storage.Dtype;
-            var storageBytes = StorageBytes(p.Storage, where);
+            var entry = StorageEntry(p.Storage, where);
             long storageNumel = p.Storage.Numel;
-            if (storageBytes.LongLength < storageNumel * dtype.ElementSize)
-                throw Fail($"tensor '{where}': storage record '{_prefix}data/{p.Storage.Key}' has {storageBytes.LongLength} bytes, " +
+            if (entry.Length < storageNumel * dtype.ElementSize)
+                throw Fail($"tensor '{where}': storage record '{entry.FullName}' has {entry.Length} bytes, " +
                            $"but the pickle declares {storageNumel} {dtype.ScalarType} elements ({storageNumel * dtype.ElementSize} bytes)");
 
             string layout = $"shape [{string.Join(", ", p.Size)}], stride [{string.Join(", ", p.Stride)}], storage offset {p.StorageOffset}";
@@ -264,11 +260,15 @@ public static class TorchCheckpointReader
             else
             {
                 if (lastIndex >= storageNumel)
-                    throw Fail($"tensor '{where}' ({layout}) needs {lastIndex + 1} elements, but its storage '{_prefix}data/{p.Storage.Key}' " +
+                    throw Fail($"tensor '{where}' ({layout}) needs {lastIndex + 1} elements, but its storage '{entry.FullName}' " +
                                $"holds only {storageNumel} {dtype.ScalarType} elements");
-                var storage = empty(storageNumel, dtype.ScalarType);
-                storage.bytes = storageBytes.AsSpan(0, checked((int)(storageNumel * dtype.ElementSize)));
-                var view = storage.as_strided(p.Size, p.Stride, p.StorageOffset);
+                // Only the elements the tensor spans are read: a small view of a huge storage costs its own size, not the storage's.
+                long spanNumel = lastIndex - p.StorageOffset + 1;
+                if (spanNumel * dtype.ElementSize > Array.MaxLength)
+                    throw Fail($"tensor '{where}' ({layout}) spans {spanNumel * dtype.ElementSize} bytes, more than one array can hold");
+                var span = empty(spanNumel, dtype.ScalarType);
+                span.bytes = ReadRange(entry, p.StorageOffset * dtype.ElementSize, (int)(spanNumel * dtype.ElementSize));
+                var view = span.as_strided(p.Size, p.Stride, 0);
                 // clone() of a dense transposed view keeps its strides, so only contiguous views are cloned.
                 result = view.is_contiguous() ? view.clone() : view.contiguous();
             }
@@ -277,18 +277,37 @@ public static class TorchCheckpointReader
             return result;
         }
 
-        private byte[] StorageBytes(RestrictedUnpickler.StorageRef storage, string where)
+        private ZipArchiveEntry StorageEntry(RestrictedUnpickler.StorageRef storage, string where)
         {
-            if (!_storageBytes.TryGetValue(storage.Key, out var bytes))
+            var name = _prefix + "data/" + storage.Key;
+            return _archive.GetEntry(name) ?? throw Fail($"tensor '{where}' needs storage record '{name}', which is missing from the archive");
+        }
+
+        /// <summary>Bytes [offset, offset + count) of a storage record, skipping (not keeping) what comes before.</summary>
+        private byte[] ReadRange(ZipArchiveEntry entry, long offset, int count)
+        {
+            try
             {
-                var name = _prefix + "data/" + storage.Key;
-                var entry = _archive.GetEntry(name)
-                    ?? throw Fail($"tensor '{where}' needs storage record '{name}', which is missing from the archive");
-                bytes = ReadRecord(entry, _path);
-                _storageBytes[storage.Key] = bytes;
+                var bytes = new byte[count];
+                using var stream = entry.Open();
+                if (stream.CanSeek) stream.Seek(offset, SeekOrigin.Begin);
+                else
+                {
+                    var skip = new byte[Math.Min(offset, 1 << 16)];
+                    for (long left = offset; left > 0;)
+                    {
+                        int read = stream.Read(skip, 0, (int)Math.Min(left, skip.Length));
+                        if (read == 0) throw new EndOfStreamException();
+                        left -= read;
+                    }
+                }
+                stream.ReadExactly(bytes);
+                return bytes;
             }
-            if (--_remainingUses[storage.Key] == 0) _storageBytes.Remove(storage.Key);
-            return bytes;
+            catch (Exception e) when (e is InvalidDataException or IOException)
+            {
+                throw Fail($"storage record '{entry.FullName}' is truncated or corrupt: {e.Message}");
+            }
         }
 
         private GroundSharpException Fail(string message) => new($"checkpoint '{_path}': {message}");

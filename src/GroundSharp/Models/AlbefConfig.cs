@@ -84,7 +84,40 @@ public sealed record AlbefConfig
         Require(b.VocabSize > 0 && b.MaxPositionEmbeddings > 2 && b.TypeVocabSize > 0, "bert.vocab_size, max_position_embeddings and type_vocab_size must be positive");
         int g = EffectiveGradcamLayer;
         Require(g >= b.FusionLayer && g < b.NumHiddenLayers, $"gradcam_layer ({g}) must be a fusion layer, in [{b.FusionLayer}, {b.NumHiddenLayers})");
+        Require(VisionMlpRatio > 0 && (int)(VisionWidth * VisionMlpRatio) > 0, $"vision_mlp_ratio ({VisionMlpRatio}) must be > 0");
+        Require(b.IntermediateSize > 0, $"bert.intermediate_size ({b.IntermediateSize}) must be > 0");
+        Require(MaxWords > 0, $"max_words ({MaxWords}) must be > 0");
+        Require(Temp > 0, $"temp ({Temp}) must be > 0");
+        // Sizes are checked before anything is allocated, so that a typo is this message and not an allocator's crash.
+        Require((long)GridSize * GridSize <= MaxPatches, $"image_res {ImageRes} / patch_size {PatchSize} gives {(long)GridSize * GridSize} patches, more than the {MaxPatches} whose attention fits in memory");
+        var parts = ParameterCounts();
+        double total = parts.Sum(p => p.Count);
+        var largest = parts.MaxBy(p => p.Count);
+        Require(total <= MaxParameters, string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"the model would have {total:0.###e0} parameters ({total * 4 / 1e9:0.#} GB as float32), more than the {MaxParameters:0e0} GroundSharp allocates; most are in {largest.Part}"));
         return this;
+    }
+
+    /// <summary>The most parameters a config may ask for (8 GB as float32; ALBEF-base has about 2.1e8).</summary>
+    public const double MaxParameters = 2e9;
+    /// <summary>The most image patches: the ViT's attention is patches² a head.</summary>
+    public const int MaxPatches = 4096;
+
+    /// <summary>Approximate parameter counts of the model's parts (doubles: a hostile config must not overflow them).</summary>
+    private (string Part, double Count)[] ParameterCounts()
+    {
+        double w = VisionWidth, mlp = (int)(VisionWidth * VisionMlpRatio), h = Bert.HiddenSize, i = Bert.IntermediateSize;
+        double fusion = Bert.NumHiddenLayers - Bert.FusionLayer;
+        return
+        [
+            ($"the ViT (vision_width {VisionWidth} x vision_depth {VisionDepth}, {NumPatches} patches)",
+                3.0 * PatchSize * PatchSize * w + (NumPatches + 2.0) * w + VisionDepth * (4 * w * w + 2 * w * mlp + 9 * w + mlp)),
+            ($"the text embeddings (bert.vocab_size {Bert.VocabSize} + bert.max_position_embeddings {Bert.MaxPositionEmbeddings}, x bert.hidden_size {Bert.HiddenSize})",
+                ((double)Bert.VocabSize + Bert.MaxPositionEmbeddings + Bert.TypeVocabSize) * h),
+            ($"the BERT layers (bert.hidden_size {Bert.HiddenSize}, bert.intermediate_size {Bert.IntermediateSize} x bert.num_hidden_layers {Bert.NumHiddenLayers})",
+                Bert.NumHiddenLayers * (4 * h * h + 2 * h * i + 9 * h + i) + fusion * (2 * h * h + 2 * h * Bert.EncoderWidth + 6 * h)),
+            ($"the projections (embed_dim {EmbedDim})", ((double)VisionWidth + Bert.HiddenSize + 2) * EmbedDim + h * h + Bert.VocabSize),
+        ];
     }
 
     public static AlbefConfig Load(string path)

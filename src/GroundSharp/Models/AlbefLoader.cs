@@ -19,7 +19,7 @@ public static class AlbefLoader
     /// </summary>
     public static LoadedAlbef Load(string checkpointPath, string? configPath = null, string device = "cpu", bool strict = true)
     {
-        if (!File.Exists(checkpointPath)) throw new GroundSharpException($"checkpoint not found: {checkpointPath}");
+        CheckpointPath.RequireFile(checkpointPath);
         var dev = ResolveDevice(device);
         bool isSafetensors = checkpointPath.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase);
         Dictionary<string, Tensor> stateDict;

@@ -67,10 +67,14 @@ public static class AlbefWeights
         var byKey = new Dictionary<string, Tensor>();
         var ignored = new List<string>();
         var notes = new List<string>();
+        var rawKeys = new Dictionary<string, string>();
         foreach (var (rawKey, t) in stateDict)
         {
             var k = CanonicalKey(rawKey);
             if (IsTrainingOnly(k) || k == DecoderBiasAlias) { ignored.Add(rawKey); continue; }
+            // Not a config problem: the file itself holds two tensors for one weight.
+            if (!rawKeys.TryAdd(k, rawKey))
+                throw new GroundSharpException($"{source}: tensors '{rawKeys[k]}' and '{rawKey}' are both the weight '{k}' (with and without a 'module.' or 'bert.' prefix); the checkpoint must hold it once");
             byKey[k] = t;
         }
 
@@ -87,6 +91,7 @@ public static class AlbefWeights
                     missing.Add(name);
                     continue;
                 }
+                if (target.is_floating_point()) EnsureFloatWeight(src, rawKeys[name], source);
                 var value = src;
                 if (name == "visual_encoder.pos_embed" && src.dim() == 3 && !src.shape.SequenceEqual(target.shape) && src.shape[2] == target.shape[2])
                 {
@@ -96,11 +101,6 @@ public static class AlbefWeights
                 if (!value.shape.SequenceEqual(target.shape))
                 {
                     mismatched.Add($"{name} (checkpoint {Shape(value)}, model {Shape(target)})");
-                    continue;
-                }
-                if (!value.is_floating_point() && value.dtype != ScalarType.Bool && target.is_floating_point())
-                {
-                    mismatched.Add($"{name} (checkpoint dtype {value.dtype}, model {target.dtype})");
                     continue;
                 }
                 target.copy_(value);
@@ -123,6 +123,21 @@ public static class AlbefWeights
         if (loaded.Count == 0)
             throw new GroundSharpException($"{source}: no tensor of the checkpoint matches an ALBEF parameter name; is it an ALBEF/AMC checkpoint?");
         return report;
+    }
+
+    /// <summary>
+    /// A float weight must come from a float tensor with finite values: an integer or bool tensor would be converted
+    /// without a word, and a NaN or infinity would only show up later, as a heatmap or a loss that means nothing.
+    /// </summary>
+    public static Tensor EnsureFloatWeight(Tensor value, string key, string source)
+    {
+        if (!value.is_floating_point())
+            throw new GroundSharpException($"{source}: tensor '{key}' has dtype {value.dtype}, but it is a floating-point weight (float32, float16, bfloat16 or float64 expected)");
+        using var finite = value.isfinite();
+        using var allFinite = finite.all();
+        if (!allFinite.item<bool>())
+            throw new GroundSharpException($"{source}: tensor '{key}' holds NaN or infinite values; the checkpoint is damaged (or saved from a diverged run)");
+        return value;
     }
 
     private static string Shape(Tensor t) => "[" + string.Join(", ", t.shape) + "]";

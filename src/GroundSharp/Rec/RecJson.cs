@@ -26,7 +26,7 @@ internal static class RecJson
         }
         catch (JsonException e)
         {
-            throw new GroundSharpException($"{source}: not a valid {typeof(T).Name}: {e.Message}", e);
+            throw new GroundSharpException($"{source}: not a valid {typeof(T).Name}: {ValueDescriptions.Of(e)}", e);
         }
     }
 }

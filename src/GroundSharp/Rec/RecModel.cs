@@ -318,7 +318,7 @@ public sealed class RecModel : nn.Module
             var config = RecJson.Deserialize<RecConfig>(configJson, path);
             List<string> words;
             try { words = JsonSerializer.Deserialize<List<string>>(vocabularyJson) ?? []; }
-            catch (JsonException e) { throw new GroundSharpException($"'{path}': the vocabulary metadata is not a JSON list of words: {e.Message}", e); }
+            catch (JsonException e) { throw new GroundSharpException($"'{path}': the vocabulary metadata is not a JSON list of words: {ValueDescriptions.Of(e)}", e); }
             var model = new RecModel(config, new RecVocabulary(words), seed: 0);
             StateDicts.LoadStrict(model, tensors, path);
             return model;

@@ -415,6 +415,7 @@ public sealed class AlbefPretrainer : IDisposable
             {
                 if (byName.TryGetValue(MomentumName(name), out var src) && src.shape.SequenceEqual(momentum.shape))
                 {
+                    AlbefWeights.EnsureFloatWeight(src, MomentumName(name), source);
                     momentum.copy_(src);
                     loaded++;
                 }
@@ -427,7 +428,7 @@ public sealed class AlbefPretrainer : IDisposable
             // The tag head only when its shape fits (a later stage with other tags, or none, starts without it).
             bool tagHeadMissing = false;
             foreach (var (name, p) in ExtraParameters)
-                if (byName.TryGetValue(name, out var src) && src.shape.SequenceEqual(p.shape)) p.copy_(src);
+                if (byName.TryGetValue(name, out var src) && src.shape.SequenceEqual(p.shape)) p.copy_(AlbefWeights.EnsureFloatWeight(src, name, source));
                 else tagHeadMissing = true;
             if (tagHeadMissing) notes.Add($"no tag head for this run's {TagHead!.out_features} tags: initialised at random");
             bool queuesLoaded = false;
@@ -436,6 +437,8 @@ public sealed class AlbefPretrainer : IDisposable
             {
                 if (iq.shape.SequenceEqual(queueShape) && tq.shape.SequenceEqual(queueShape))
                 {
+                    AlbefWeights.EnsureFloatWeight(iq, "image_queue", source);
+                    AlbefWeights.EnsureFloatWeight(tq, "text_queue", source);
                     ImageQueue.copy_(iq);
                     TextQueue.copy_(tq);
                     queuesLoaded = true;

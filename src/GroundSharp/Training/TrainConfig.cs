@@ -100,7 +100,7 @@ public sealed record TrainConfig
         }
         catch (JsonException e)
         {
-            throw new GroundSharpException($"{source}: {e.Message}", e);
+            throw new GroundSharpException($"{source}: {ValueDescriptions.Of(e)}", e);
         }
         string Resolve(string p) => Path.IsPathRooted(p) ? p : Path.GetFullPath(Path.Combine(baseDir, p));
 

@@ -75,7 +75,6 @@ public sealed class Trainer
             // Only a checkpoint this call wrote: an output folder may hold older runs' checkpoints.
             string? latest = _lastCheckpointWritten;
             attempt = latest is null ? start : start with { ResumeFrom = latest, InitCheckpoint = null };
-            if (latest is null && start.ResumeFrom is null) TruncateMetrics(0);
             return latest ?? "the start";
         }, _reporter.Message, NativeErrorRetries);
     }
@@ -95,6 +94,8 @@ public sealed class Trainer
         int totalSteps = cfg.MaxSteps ?? cfg.Epochs * stepsPerEpoch;
         Directory.CreateDirectory(cfg.OutputDir);
         string checkpointsDir = Path.Combine(cfg.OutputDir, "checkpoints");
+        if (TrainingCheckpoint.RemoveUnfinished(checkpointsDir) is > 0 and var removed)
+            _reporter.Message($"removed {removed} unfinished checkpoint folder(s) (.step-*.tmp) left by an interrupted write in {checkpointsDir}");
 
         var tags = cfg.Objectives.Tags ? TagVocabulary.From(data) : null;
         if (tags is { Count: 0 }) throw new GroundSharpException("objectives.tags is on, but no sample of the data files has \"tags\"");
@@ -147,8 +148,9 @@ public sealed class Trainer
             torch.random.set_rng_state(resumedTrainer!["rng.torch_global"]);
             generator.set_state(resumedTrainer["rng.trainer"]);
             foreach (var t in resumedTrainer.Values) t.Dispose();
-            TruncateMetrics(resumed.Step);
         }
+        // A resumed run drops the lines of the steps it redoes; a fresh one starts the log afresh, not after an old run's steps.
+        TruncateMetrics(resumed?.Step ?? 0);
 
         int lastStep = totalSteps;
         if (start.StopAfterStep is int stop) lastStep = Math.Min(totalSteps, stop);
@@ -231,7 +233,7 @@ public sealed class Trainer
 
     private static Dictionary<string, Tensor> LoadInitStateDict(string path)
     {
-        if (!File.Exists(path)) throw new GroundSharpException($"--init: checkpoint not found: {path}");
+        CheckpointPath.RequireFile(path, "--init: checkpoint");
         return path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)
             ? SafeTensors.Load(path).Tensors
             : TorchCheckpointReader.LoadStateDict(path);

@@ -88,6 +88,25 @@ public static class TrainingCheckpoint
         throw new GroundSharpException($"--resume: no checkpoint (step-*/{TrainerFile}) under {path}");
     }
 
+    /// <summary>The output folder of the run a <c>--resume</c> path belongs to (the folder above <c>checkpoints/step-*</c>).</summary>
+    public static string RunFolder(string resumePath)
+    {
+        string checkpoints = Path.GetDirectoryName(Path.GetFullPath(Resolve(resumePath)))!;
+        return Path.GetFileName(checkpoints) == "checkpoints" ? Path.GetDirectoryName(checkpoints)! : checkpoints;
+    }
+
+    /// <summary>
+    /// Deletes the temporary folders (<c>.step-*.tmp</c>) that a write killed before its rename left behind; returns
+    /// how many. Only a run's own start calls it, when no other write into the folder can be under way.
+    /// </summary>
+    public static int RemoveUnfinished(string checkpointsDir)
+    {
+        if (!Directory.Exists(checkpointsDir)) return 0;
+        var stale = Directory.GetDirectories(checkpointsDir, ".step-*.tmp");
+        foreach (var dir in stale) Directory.Delete(dir, recursive: true);
+        return stale.Length;
+    }
+
     /// <summary>Reads a checkpoint folder. The caller owns (and disposes) the returned tensors.</summary>
     public static (Dictionary<string, Tensor> Model, Dictionary<string, Tensor> Trainer, TrainerState State, AlbefConfig Config) Load(string folder)
     {

@@ -45,7 +45,11 @@ public sealed class TrainingData
                 samples.Add(new LocatedSample(sample, where));
             }
         }
-        if (samples.Count == 0) throw new GroundSharpException("no usable training samples (see the warnings above)");
+        // The warnings are only printed for a run that starts, so this message carries them itself.
+        if (samples.Count == 0)
+            throw new GroundSharpException(warnings.Count == 0
+                ? $"no training samples in {string.Join(", ", files)}"
+                : $"no usable training samples: the image of every one of the {warnings.Count} samples is missing, e.g. {warnings[0]}");
         return new TrainingData(samples, warnings);
     }
 }

@@ -9,7 +9,7 @@ public class GroundCliErrorTests
     private static string Cli(string f) => FixtureData.PathOf(Path.Combine("cli", f));
     private static readonly string Checkpoint = FixtureData.PathOf("checkpoint.pth");
 
-    private static void AssertCleanError(CliProcess.Result r, params string[] mustContain)
+    internal static void AssertCleanError(CliProcess.Result r, params string[] mustContain)
     {
         Assert.Equal(2, r.ExitCode);
         var lines = r.StdErr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);

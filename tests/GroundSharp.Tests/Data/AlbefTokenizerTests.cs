@@ -33,6 +33,18 @@ public class AlbefTokenizerTests
     }
 
     [Fact]
+    public void Phrase_whose_every_token_is_unknown_is_flagged_with_a_warning()
+    {
+        var tokenizer = AlbefTokenizer.FromVocab(FixtureVocab);
+        using var batch = tokenizer.Encode(["zzzz yyyy", "qdaw zzzz"], 64);
+        Assert.Equal([true, false], batch.AllUnknown);
+        var warning = Assert.Single(batch.PhraseWarnings[0]);
+        Assert.Contains("every token of phrase \"zzzz yyyy\" is [UNK]", warning);
+        Assert.Contains(FixtureVocab, warning);
+        Assert.Empty(batch.PhraseWarnings[1]);
+    }
+
+    [Fact]
     public void Fixture_phrases_encode_to_their_token_ids()
     {
         var tokenizer = AlbefTokenizer.FromVocab(FixtureVocab);

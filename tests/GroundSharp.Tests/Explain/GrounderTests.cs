@@ -8,6 +8,19 @@ namespace GroundSharp.Tests.Explain;
 public class GrounderTests
 {
     [Fact]
+    public void GradCamThatFails_LeavesTheCallersParametersTrainable()
+    {
+        using var model = FixtureModel.Load();
+        foreach (var p in model.parameters()) p.requires_grad = true;
+        var tokenizer = AlbefTokenizer.FromVocab(FixtureData.PathOf("cli/vocab.txt"));
+        using var tokens = tokenizer.Encode(["qdaw"], 64);
+        // Image embeddings of the wrong width make the text-image fusion fail before any gradient is taken.
+        using var wrong = TorchSharp.torch.zeros(1, 257, 7);
+        Assert.ThrowsAny<Exception>(() => GradCam.ForGrounding(model, wrong, tokens.InputIds, tokens.AttentionMask));
+        Assert.All(model.parameters(), p => Assert.True(p.requires_grad));
+    }
+
+    [Fact]
     public void GroundReturnsMapsPointsAndBoxesInOriginalImagePixels()
     {
         using var model = FixtureModel.Load();

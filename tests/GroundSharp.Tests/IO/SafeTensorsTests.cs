@@ -104,6 +104,8 @@ public sealed class SafeTensorsTests : IDisposable
         LoadFails(WriteRaw("overlap.safetensors",
             "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12), "overlaps");
         LoadFails(WriteRaw("meta.safetensors", "{\"__metadata__\":{\"epoch\":3}}", 0), "'epoch'");
+        LoadFails(WriteRaw("twice.safetensors",
+            "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}", 16), "'a' is listed twice");
     }
 
     [Fact]

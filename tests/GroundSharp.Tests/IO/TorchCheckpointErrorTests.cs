@@ -69,7 +69,7 @@ public sealed class TorchCheckpointErrorTests : IDisposable
         Assert.Contains("_use_new_zipfile_serialization=True", error.Message);
 
         var missing = _temp.File("missing.pth");
-        Assert.Contains("does not exist", LoadFails(missing).Message);
+        Assert.Contains("not found", LoadFails(missing).Message);
     }
 
     [Fact]
@@ -106,6 +106,45 @@ public sealed class TorchCheckpointErrorTests : IDisposable
 
         Assert.Contains("torch.ComplexFloatStorage", error.Message);
         Assert.Contains("data/0", error.Message);
+    }
+
+    [Fact]
+    public void Directory_IsSaidToBeADirectory_NotMissing()
+    {
+        var dir = Directory.CreateDirectory(_temp.File("step-0000010")).FullName;
+        File.WriteAllBytes(Path.Combine(dir, "model.safetensors"), []);
+        var error = LoadFails(dir);
+        Assert.Contains("is a directory", error.Message);
+        Assert.Contains("model.safetensors", error.Message);
+        Assert.Contains("is a directory", Assert.Throws<GroundSharpException>(() => SafeTensors.Load(dir)).Message);
+    }
+
+    [Fact]
+    public void SmallViewOfAHugeStorage_ReadsOnlyTheView()
+    {
+        // 64 MB of zeros deflate to a few tens of KB; the tensor is the last 4 floats of that storage.
+        const int numel = 16 << 20;
+        var storage = new byte[numel * 4L];
+        CraftedCheckpoints.Floats(1, 2, 3, 4).CopyTo(storage, storage.Length - 16);
+        var pickle = PickleAssembler.SingleTensorDict("w", "FloatStorage", "0", numel, numel - 4, [2, 2], [2, 1]);
+        var path = _temp.File("view.pth");
+        using (var zip = new ZipArchive(File.Create(path), ZipArchiveMode.Create))
+        {
+            CraftedCheckpoints.Add(zip, "archive/data.pkl", pickle);
+            using (var entry = zip.CreateEntry("archive/data/0", CompressionLevel.Optimal).Open()) entry.Write(storage);
+            CraftedCheckpoints.Add(zip, "archive/version", Encoding.ASCII.GetBytes("3\n"));
+        }
+        storage = null;
+        Assert.True(new FileInfo(path).Length < 1 << 20);
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var sd = TorchCheckpointReader.LoadStateDict(path);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(new float[] { 1, 2, 3, 4 }, sd["w"].data<float>().ToArray());
+        Assert.Equal(new long[] { 2, 2 }, sd["w"].shape);
+        Assert.True(allocated < 4 << 20, $"{allocated} bytes allocated to read a 16-byte tensor");
+        sd["w"].Dispose();
     }
 
     [Fact]

@@ -53,6 +53,27 @@ public class AlbefConfigTests
         Assert.Contains(expected, e.Message);
     }
 
+    [Theory]
+    [InlineData("{\"bert\": {\"vocab_size\": 2000000000}}", "bert.vocab_size 2000000000")]
+    [InlineData("{\"vision_width\": 76800, \"vision_heads\": 12, \"bert\": {\"encoder_width\": 76800}}", "vision_width 76800")]
+    [InlineData("{\"bert\": {\"intermediate_size\": 300000000}}", "bert.intermediate_size 300000000")]
+    [InlineData("{\"image_res\": 1048576, \"patch_size\": 1}", "patches")]
+    [InlineData("{\"bert\": {\"intermediate_size\": -5}}", "bert.intermediate_size (-5) must be > 0")]
+    [InlineData("{\"vision_mlp_ratio\": 0}", "vision_mlp_ratio (0) must be > 0")]
+    public void SizesThatCannotBeAllocatedAreRefusedBeforeAllocating(string json, string expected)
+    {
+        var e = Assert.Throws<GroundSharpException>(() => AlbefConfig.Parse(json, "huge.json"));
+        Assert.StartsWith("huge.json: ", e.Message);
+        Assert.Contains(expected, e.Message);
+    }
+
+    [Fact]
+    public void ShippedSizesAreWellBelowTheParameterCap()
+    {
+        AlbefConfig.Base.Validate();
+        AlbefConfig.Tiny.Validate();
+    }
+
     [Fact]
     public void VisionWidthAloneSetsEncoderWidthWhenTheBertConfigOmitsIt()
     {

@@ -55,6 +55,48 @@ public class AlbefWeightsTests
         Assert.Equal(new[] { "some.extra.weight" }, report.Unexpected);
     }
 
+    [Theory]
+    [InlineData(ScalarType.Int64)]
+    [InlineData(ScalarType.Int32)]
+    [InlineData(ScalarType.Bool)]
+    public void IntegerOrBoolTensorForAFloatWeight_IsRefusedNamingTensorAndFile(ScalarType dtype)
+    {
+        var sd = FixtureModel.StateDict();
+        sd["itm_head.bias"] = zeros(2).to_type(dtype);
+        using var model = new AlbefModel(FixtureModel.Config);
+        foreach (bool strict in new[] { true, false })
+        {
+            var e = Assert.Throws<GroundSharpException>(() => AlbefWeights.Load(model, sd, strict, "ints.pth"));
+            Assert.Contains("ints.pth: tensor 'itm_head.bias' has dtype", e.Message);
+            Assert.DoesNotContain("Pass the config", e.Message);
+        }
+    }
+
+    [Theory]
+    [InlineData(float.NaN)]
+    [InlineData(float.PositiveInfinity)]
+    public void NonFiniteWeight_IsRefusedAtLoadNamingTensorAndFile(float bad)
+    {
+        var sd = FixtureModel.StateDict();
+        var w = sd["text_proj.weight"].clone();
+        w[0, 0] = tensor(bad);
+        sd["text_proj.weight"] = w;
+        using var model = new AlbefModel(FixtureModel.Config);
+        var e = Assert.Throws<GroundSharpException>(() => AlbefWeights.Load(model, sd, strict: false, "nan.pth"));
+        Assert.Contains("nan.pth: tensor 'text_proj.weight' holds NaN or infinite values", e.Message);
+    }
+
+    [Fact]
+    public void TwoTensorsForOneWeight_AreRefusedWithoutBlamingTheConfig()
+    {
+        var sd = FixtureModel.StateDict();
+        sd["module.itm_head.bias"] = sd["itm_head.bias"];
+        using var model = new AlbefModel(FixtureModel.Config);
+        var e = Assert.Throws<GroundSharpException>(() => AlbefWeights.Load(model, sd, strict: true, "dup.pth"));
+        Assert.Contains("dup.pth: tensors 'itm_head.bias' and 'module.itm_head.bias' are both the weight 'itm_head.bias'", e.Message);
+        Assert.DoesNotContain("Pass the config", e.Message);
+    }
+
     [Fact]
     public void PosEmbedIsResizedForAnotherResolution()
     {

@@ -59,4 +59,33 @@ public class TrainCliTests
         Assert.True(ok.ExitCode == 0, ok.StdErr + ok.StdOut);
         Assert.Contains("samples.jsonl:7: image not found", ok.StdOut);
     }
+
+    [Fact]
+    [Trait("Category", "EndToEnd")]
+    public void Resume_WritesIntoTheResumedRunsFolder_NotTheConfigsOutputDir()
+    {
+        string dir = CliProcess.TempDir();
+        string data = TinyTraining.WriteDataset(Path.Combine(dir, "data"), 8);
+        string config = WriteConfig(dir, data, 2);
+        string first = Path.Combine(dir, "first");
+        var started = CliProcess.Run("train", "--config", config, "--out", first, "--stop-after", "1");
+        Assert.True(started.ExitCode == 0, started.StdErr + started.StdOut);
+
+        var resumed = CliProcess.Run("train", "--config", config, "--resume", first);
+        Assert.True(resumed.ExitCode == 0, resumed.StdErr + resumed.StdOut);
+        Assert.True(Directory.Exists(Path.Combine(first, "checkpoints", "step-0000002")));
+        Assert.Equal(2, File.ReadAllLines(Path.Combine(first, "metrics.jsonl")).Length);
+        Assert.False(Directory.Exists(Path.Combine(dir, "run")));
+    }
+
+    [Fact]
+    public void Train_EveryImageMissing_NamesTheMissingImagesInTheError()
+    {
+        string dir = CliProcess.TempDir();
+        var data = Path.Combine(dir, "lost.jsonl");
+        File.WriteAllLines(data, ["{\"image\": \"nowhere.png\", \"text\": \"a lost picture\"}", "{\"image\": \"gone.png\", \"text\": \"another\"}"]);
+        var r = CliProcess.Run("train", "--config", WriteConfig(dir, data, 1));
+        GroundCliErrorTests.AssertCleanError(r, "every one of the 2 samples", "lost.jsonl:1: image not found", "nowhere.png");
+        Assert.DoesNotContain("see the warnings", r.StdErr + r.StdOut);
+    }
 }

@@ -16,4 +16,17 @@ public class TrainConfigTests
         var e = Assert.Throws<GroundSharpException>(() => Parse(", \"itm_random_negatives\": 1.5"));
         Assert.Contains("t.json: itm_random_negatives (1.5) must be in [0, 1]", e.Message);
     }
+
+    [Theory]
+    [InlineData("""{ "data": { "files": "samples.jsonl" } }""", "'data.files' must be a list of strings")]
+    [InlineData("""{ "batch_size": "eight" }""", "'batch_size' must be an integer")]
+    [InlineData("""{ "objectives": { "mlm": 1 } }""", "'objectives.mlm' must be true or false")]
+    [InlineData("""{ "data": { "fils": [] } }""", "unknown key 'fils' in 'data'")]
+    public void ValueOfTheWrongKind_NamesTheKeyAndWhatIsValid_NotADotNetType(string json, string expected)
+    {
+        var e = Assert.Throws<GroundSharpException>(() => TrainConfig.Parse(json, "/tmp", "t.json"));
+        Assert.Contains("t.json: " + expected, e.Message);
+        Assert.DoesNotContain("System.", e.Message);
+        Assert.DoesNotContain("`1", e.Message);
+    }
 }

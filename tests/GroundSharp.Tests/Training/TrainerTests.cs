@@ -213,6 +213,23 @@ public class TrainerTests : IDisposable
     }
 
     [Fact]
+    [Trait("Category", "EndToEnd")]
+    public void FreshRunIntoAnOldRunsFolder_StartsTheLogAfresh_AndRemovesUnfinishedCheckpointWrites()
+    {
+        string run = Path.Combine(_dir, "reused");
+        var stale = Directory.CreateDirectory(Path.Combine(run, "checkpoints", ".step-0000005.0123abcd.tmp")).FullName;
+        File.WriteAllText(Path.Combine(stale, "model.safetensors"), "half written");
+        File.WriteAllLines(Path.Combine(run, "metrics.jsonl"), ["{\"step\": 1}", "{\"step\": 2}", "{\"step\": 3}"]);
+
+        var reporter = new RecordingReporter();
+        new Trainer(Config("reused", 2), reporter).Run(new TrainStart());
+
+        Assert.Equal(new[] { 1, 2 }, LoggedSteps("reused"));
+        Assert.False(Directory.Exists(stale));
+        Assert.Contains(reporter.Messages, m => m.StartsWith("removed 1 unfinished checkpoint folder"));
+    }
+
+    [Fact]
     public void Checkpoint_FailingBeforeCommit_LeavesNoFolderAndNoTemporaryFiles()
     {
         using var pre = new AlbefPretrainer(new AlbefModel(TinyTraining.Config, 6), 6);

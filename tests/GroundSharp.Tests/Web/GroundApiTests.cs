@@ -184,6 +184,23 @@ public class GroundApiTests(FixtureServer fixture) : IClassFixture<FixtureServer
             await ErrorOf(response, HttpStatusCode.UnsupportedMediaType);
         using (var response = await Client.PostAsync("/api/ground", new StringContent("{\"sample\": ", System.Text.Encoding.UTF8, "application/json")))
             Assert.Contains("JSON body could not be read", await ErrorOf(response, HttpStatusCode.BadRequest));
+        // A value of the wrong kind says what is expected, not which .NET type it failed to become.
+        using (var response = await Client.PostAsync("/api/ground", new StringContent("{\"sample\": \"shapes-3\", \"phrases\": \"qdaw\"}", System.Text.Encoding.UTF8, "application/json")))
+        {
+            var error = await ErrorOf(response, HttpStatusCode.BadRequest);
+            Assert.Contains("'phrases' must be a list of strings", error);
+            Assert.DoesNotContain("System.", error);
+        }
+    }
+
+    [Fact]
+    public async Task Phrase_of_only_unknown_tokens_carries_a_warning_in_the_response()
+    {
+        using var response = await Client.PostAsJsonAsync("/api/ground", new { sample = "shapes-3", phrases = new[] { "zzzz", "qdaw" } });
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+        var results = (await Json(response)).GetProperty("results").EnumerateArray().ToList();
+        Assert.Contains("[UNK]", Assert.Single(results[0].GetProperty("warnings").EnumerateArray()).GetString());
+        Assert.Empty(results[1].GetProperty("warnings").EnumerateArray());
     }
 
     [Fact]

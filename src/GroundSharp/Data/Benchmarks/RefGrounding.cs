@@ -65,7 +65,7 @@ public sealed class RefLookup
                 box = ann.Box;
                 category ??= ann.Category;
             }
-            refs[refId] = new RefAnnotation(refId, imageId, split, box, category is { } cat && categories.TryGetValue(cat, out var name) ? name : null);
+            refs[refId] = new RefAnnotation(refId, imageId, split, box.EnsureHasArea($"{where}: ground-truth box"), category is { } cat && categories.TryGetValue(cat, out var name) ? name : null);
         }
         return new RefLookup(refs, images);
     }
