@@ -40,6 +40,7 @@ public static class Program
         root.Subcommands.Add(PrepareVgCommand.Build());
         root.Subcommands.Add(ServeCommand.Build());
         root.Subcommands.Add(TrainCommand.Build());
+        root.Subcommands.Add(ExportCommand.Build());
         root.Subcommands.Add(SynthCommand.Build());
         root.Subcommands.Add(ExperimentCommand.Build());
         root.Subcommands.Add(TrainDetectorCommand.Build());

@@ -17,9 +17,9 @@ public static class ExperimentCommand
         var pretrainSteps = new Option<int?>("--pretrain-steps") { Description = "override the pre-training steps" };
         var finetuneSteps = new Option<int?>("--finetune-steps") { Description = "override the fine-tuning steps of each variant" };
         var evalLimit = new Option<int?>("--eval-limit") { Description = "evaluate at most N phrases per split" };
-        var tagSteps = new Option<int?>("--tag-steps") { Description = "steps of a unimodal stage first: the visual encoder alone on the caption images' tags (0 = none, the default)" };
-        var regionPhrases = new Option<bool>("--region-phrases") { Description = "pre-train on the box split's region phrases too, without their boxes" };
-        var filterNegatives = new Option<bool>("--filter-false-negatives") { Description = "keep texts true of an image (by the words said about it) out of its ITC/ITM negatives" };
+        var tagSteps = new Option<int?>("--tag-steps") { Description = "steps of a unimodal stage first: the visual encoder alone on the caption images' tags (default 800; 0 = none)" };
+        var regionPhrases = new Option<bool?>("--region-phrases") { Description = "pre-train on the box split's region phrases too, without their boxes (default true; --region-phrases false: captions only)" };
+        var filterNegatives = new Option<bool?>("--filter-false-negatives") { Description = "keep texts true of an image (by the words said about it) out of its ITC/ITM negatives (default true)" };
         var patchOnlyFusion = new Option<bool>("--patch-only-fusion") { Description = "the fusion layers' cross-attention reads the patch tokens only, not the image [CLS]" };
         var itmRandom = new Option<double?>("--itm-random-negatives") { Description = "share of ITM negatives drawn at random instead of by ITC similarity, 0..1 (default 0.5)" };
         var pretrainLr = new Option<double?>("--pretrain-lr") { Description = "peak learning rate of the ITC warm-up and the pre-training (default 3e-4)" };
@@ -36,8 +36,8 @@ public static class ExperimentCommand
             if (r.GetValue(finetuneSteps) is { } f) o = o with { FinetuneSteps = f > 0 ? f : throw new GroundSharpException("--finetune-steps must be > 0") };
             if (r.GetValue(evalLimit) is { } l) o = o with { EvalLimit = l > 0 ? l : throw new GroundSharpException("--eval-limit must be > 0") };
             if (r.GetValue(tagSteps) is { } t) o = o with { TagSteps = t >= 0 ? t : throw new GroundSharpException("--tag-steps must be >= 0") };
-            if (r.GetValue(regionPhrases)) o = o with { RegionPhrasesInPretraining = true };
-            if (r.GetValue(filterNegatives)) o = o with { FilterFalseNegatives = true };
+            if (r.GetValue(regionPhrases) is { } rp) o = o with { RegionPhrasesInPretraining = rp };
+            if (r.GetValue(filterNegatives) is { } fn) o = o with { FilterFalseNegatives = fn };
             if (r.GetValue(patchOnlyFusion)) o = o with { Model = o.Model with { FusionReadsImageCls = false } };
             if (r.GetValue(itmRandom) is { } q) o = o with { ItmRandomNegatives = q is >= 0 and <= 1 ? q : throw new GroundSharpException("--itm-random-negatives must be in [0, 1]") };
             if (r.GetValue(pretrainLr) is { } lr) o = o with { PretrainLr = lr > 0 && double.IsFinite(lr) ? lr : throw new GroundSharpException("--pretrain-lr must be > 0") };

@@ -26,13 +26,13 @@ public sealed record AmcExperimentOptions
     /// Steps of the unimodal stage (0 = none): the visual encoder alone on the caption images' image-level tags, as
     /// ALBEF's ViT starts from DeiT (ImageNet labels, no boxes). From scratch it is what gives the patches object features.
     /// </summary>
-    public int TagSteps { get; init; }
+    public int TagSteps { get; init; } = 800;
     public int TagBatchSize { get; init; } = 48;
     public double TagLr { get; init; } = 1e-3;
     /// <summary>Region phrases of the box split, without their boxes, as further captions of their images (as ALBEF-14M holds Visual Genome's).</summary>
-    public bool RegionPhrasesInPretraining { get; init; }
+    public bool RegionPhrasesInPretraining { get; init; } = true;
     /// <summary>TrainConfig.FilterFalseNegatives in every image–text stage: a text true of an image is not its negative.</summary>
-    public bool FilterFalseNegatives { get; init; }
+    public bool FilterFalseNegatives { get; init; } = true;
     /// <summary>ITC-only steps before the full pre-training (0 = none): from scratch, ITC must leave chance first (docs/experiment-amc.md).</summary>
     public int ItcWarmupSteps { get; init; } = 600;
     public int PretrainSteps { get; init; } = 1200;
@@ -65,7 +65,7 @@ public sealed record AmcExperimentOptions
         OutDir = outDir, Seed = seed,
         Data = SynthBenchmarkOptions.Tiny(seed),
         Model = SmallModel with { ImageRes = 64, VisionDepth = 1, QueueSize = 64, Bert = SmallModel.Bert with { NumHiddenLayers = 3, FusionLayer = 1 } },
-        BatchSize = 4, TagSteps = 2, TagBatchSize = 4, RegionPhrasesInPretraining = true, FilterFalseNegatives = true, ItcWarmupSteps = 2, PretrainSteps = 3, FinetuneSteps = 2, CurveEvery = 2, EvalLimit = 6,
+        BatchSize = 4, TagSteps = 2, TagBatchSize = 4, ItcWarmupSteps = 2, PretrainSteps = 3, FinetuneSteps = 2, CurveEvery = 2, EvalLimit = 6,
         Variants = new[] { AmcVariant.MeanAndMax, AmcVariant.CosineDistance },
     };
 }

@@ -214,7 +214,6 @@ public sealed record AlbefConfig
             ["embed_dim"] = EmbedDim, ["gradcam_layer"] = EffectiveGradcamLayer, ["temp"] = Temp,
             ["queue_size"] = QueueSize, ["momentum"] = Momentum, ["alpha"] = Alpha,
             ["mlm_probability"] = MlmProbability, ["distill"] = Distill, ["max_words"] = MaxWords,
-            ["fusion_reads_image_cls"] = FusionReadsImageCls,
             ["bert"] = new Dictionary<string, object?>
             {
                 ["vocab_size"] = Bert.VocabSize, ["hidden_size"] = Bert.HiddenSize,
@@ -226,6 +225,8 @@ public sealed record AlbefConfig
                 ["fusion_layer"] = Bert.FusionLayer, ["encoder_width"] = Bert.EncoderWidth, ["hidden_act"] = "gelu",
             },
         };
+        // Written only when off, so that ALBEF configs (and the experiments' recorded settings) read as before.
+        if (!FusionReadsImageCls) o["fusion_reads_image_cls"] = false;
         return JsonSerializer.Serialize(o, new JsonSerializerOptions { WriteIndented = true });
     }
 
