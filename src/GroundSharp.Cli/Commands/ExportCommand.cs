@@ -26,16 +26,15 @@ public static class ExportCommand
                 ? File.Exists(file) ? File.ReadAllText(file) : throw new GroundSharpException($"--notes: file not found: {file}")
                 : null;
             string command = "groundsharp " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1));
+            var md = $"# The model in {Path.GetFileName(Path.GetFullPath(folder))}/\n\n- exported by: `{command}` (GroundSharp commit `{BuildInfo.Commit}`)\n- from: `{source}`, float16 weights\n";
+            if (notesText is not null) md += "\n" + notesText + "\n";
             var loaded = AlbefLoader.Load(source, r.GetValue(config));
             using (var model = loaded.Model)
                 DefaultModel.Export(model, folder, new Dictionary<string, string>
                 {
                     ["groundsharp_commit"] = BuildInfo.Commit, ["command"] = command, ["source_checkpoint"] = Path.GetFileName(source),
-                });
-            var md = $"# {Path.GetFileName(Path.GetFullPath(folder))}\n\n- exported by: `{command}` (GroundSharp commit `{BuildInfo.Commit}`)\n- from: `{source}`, float16 weights\n";
-            if (notesText is not null) md += "\n" + notesText + "\n";
-            IO.AtomicFile.WriteAllText(Path.Combine(folder, "PROVENANCE.md"), md);
-            Console.WriteLine($"wrote {Path.Combine(folder, DefaultModel.ModelFile)} and PROVENANCE.md");
+                }, md);
+            Console.WriteLine($"wrote {Path.Combine(folder, DefaultModel.ModelFile)} and {DefaultModel.ProvenanceFile}");
             return 0;
         }));
         return cmd;

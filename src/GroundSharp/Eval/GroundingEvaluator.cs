@@ -36,7 +36,7 @@ public sealed record EvalReport
     /// Pair accuracy (<see cref="PointingGame.PairsOfImage"/>): pairs of phrases of one image naming different
     /// objects where both are pointing hits. Null in reports written before it existed.
     /// </summary>
-    public PairCount? Pairs { get; init; }
+    public HitCount? Pairs { get; init; }
     /// <summary>With proposals: Recall@k (top-k by sum-in-box / area^alpha contains a box with IoU ≥ 0.5); R@1 is the IoU@0.5 accuracy.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyDictionary<string, AccuracyReport>? RecallAtK { get; init; }
@@ -72,7 +72,7 @@ public sealed record EvalReport
             Images = shards.Sum(s => s.Images),
             Seconds = shards.Sum(s => s.Seconds),
             Pointing = pointing.ToReport(),
-            Pairs = shards.All(s => s.Pairs is not null) ? new PairCount(shards.Sum(s => s.Pairs!.BothHit), shards.Sum(s => s.Pairs!.Pairs)) : null,
+            Pairs = shards.All(s => s.Pairs is not null) ? shards.Aggregate(new HitCount(0, 0), (sum, s) => sum + s.Pairs!.Value) : null,
             RecallAtK = recall,
             AllUnknownPhrases = shards.Sum(s => s.AllUnknownPhrases),
         };
@@ -87,7 +87,7 @@ public sealed record EvalReport
         if (AllUnknownWarning is { } unknown) sb.AppendLine().AppendLine("**Warning:** " + unknown + ".");
         if (Pairs is { } p)
             sb.AppendLine().AppendLine(p.Accuracy is { } a
-                ? $"Pair accuracy (both phrases of a pair naming different objects of one image hit): {100 * a:F2} % of {p.Pairs} pairs."
+                ? $"Pair accuracy (both phrases of a pair naming different objects of one image hit): {100 * a:F2} % of {p.Total} pairs."
                 : "Pair accuracy: no image has two phrases naming different objects.");
         if (RecallAtK is not null)
         {
@@ -98,12 +98,6 @@ public sealed record EvalReport
         }
         return sb.ToString();
     }
-}
-
-/// <summary>Pairs of phrases naming different objects of one image, and those where both phrases were hits.</summary>
-public sealed record PairCount(int BothHit, int Pairs)
-{
-    public double? Accuracy => Pairs == 0 ? null : (double)BothHit / Pairs;
 }
 
 /// <summary>
@@ -166,7 +160,7 @@ public sealed class GroundingEvaluator(Grounder grounder, EvalOptions options)
             Images = imageCount,
             Seconds = sw.Elapsed.TotalSeconds,
             Pointing = pointing.ToReport(),
-            Pairs = new PairCount(pairs.Hits, pairs.Total),
+            Pairs = pairs,
             RecallAtK = recall?.ToDictionary(kv => $"R@{kv.Key}", kv => kv.Value.ToReport()),
             AllUnknownPhrases = allUnknown,
         };

@@ -136,8 +136,6 @@ public sealed class AmcExperiment(AmcExperimentOptions options, ITrainingReporte
             ["seed"] = options.Seed.ToString(CultureInfo.InvariantCulture),
             ["stage"] = row.Name,
         };
-        var loaded = AlbefLoader.Load(row.Checkpoint);
-        using (var model = loaded.Model) DefaultModel.Export(model, folder, provenance);
         var md = new StringBuilder();
         md.AppendLine("# The default model").AppendLine();
         md.AppendLine($"A small ALBEF ({options.Model.ImageRes} px, ViT {options.Model.VisionDepth}×{options.Model.VisionWidth}, BERT {options.Model.Bert.NumHiddenLayers}×{options.Model.Bert.HiddenSize}, bert-base-uncased vocabulary), ");
@@ -146,7 +144,8 @@ public sealed class AmcExperiment(AmcExperimentOptions options, ITrainingReporte
         md.AppendLine($"- GroundSharp commit: `{BuildInfo.Commit}`, seed {options.Seed}, stage `{row.Name}`; the exporting invocation ran {elapsed.TotalMinutes:F0} min on {Environment.ProcessorCount} CPU cores (stages reused from an earlier invocation are not re-timed)");
         md.AppendLine($"- it grounds the synthetic benchmark's vocabulary (shapes, colours, sizes, textures, positions); other words were never trained").AppendLine();
         md.AppendLine(ToMarkdown(rows, reference: PhraseBlindReference()));
-        File.WriteAllText(Path.Combine(folder, "PROVENANCE.md"), md.ToString());
+        var loaded = AlbefLoader.Load(row.Checkpoint);
+        using (var model = loaded.Model) DefaultModel.Export(model, folder, provenance, md.ToString());
         log($"exported the AMC model to {folder}");
     }
 
@@ -356,7 +355,7 @@ public sealed class AmcExperiment(AmcExperimentOptions options, ITrainingReporte
         sb.AppendLine().AppendLine("Pair accuracy (%): pairs of phrases of one image that name different objects, both hit (a phrase-blind model scores near 0):").AppendLine();
         sb.AppendLine("| model | val | test | test-compositional |").AppendLine("|---|---|---|---|");
         foreach (var r in rows)
-            sb.AppendLine($"| {r.Description} | " + string.Join(" | ", SynthSplits.Evaluation.Select(s => r.Splits.TryGetValue(s, out var e) && e.Pairs is { } p ? $"{Percent(p.Accuracy)} ({p.Pairs})" : "–")) + " |");
+            sb.AppendLine($"| {r.Description} | " + string.Join(" | ", SynthSplits.Evaluation.Select(s => r.Splits.TryGetValue(s, out var e) && e.Pairs is { } p ? $"{Percent(p.Accuracy)} ({p.Total})" : "–")) + " |");
         var types = new[] { "attribute", "spatial", "relational" };
         sb.AppendLine().AppendLine("By phrase type, test split:").AppendLine();
         sb.AppendLine("| model | " + string.Join(" | ", types) + " |").AppendLine("|---|" + string.Concat(types.Select(_ => "---|")));

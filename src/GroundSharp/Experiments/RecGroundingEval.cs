@@ -118,7 +118,7 @@ public static class RecGroundingEval
             Images = items.Select(i => i.ImagePath).Distinct().Count(),
             Seconds = sw.Elapsed.TotalSeconds,
             Pointing = pointing.ToReport(),
-            Pairs = new PairCount(pairs.Hits, pairs.Total),
+            Pairs = pairs,
             RecallAtK = recall.ToDictionary(kv => $"R@{kv.Key}", kv => kv.Value.ToReport()),
         };
     }

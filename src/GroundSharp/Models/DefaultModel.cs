@@ -13,6 +13,7 @@ public static class DefaultModel
     public const string FolderName = "default-model";
     public const string ModelFile = "model.safetensors";
     public const string VocabFile = "vocab.txt";
+    public const string ProvenanceFile = "PROVENANCE.md";
 
     public static string Folder => Path.Combine(AppContext.BaseDirectory, FolderName);
 
@@ -35,9 +36,10 @@ public static class DefaultModel
 
     /// <summary>
     /// Writes a model for shipping: its parameters in float16 (half the size; values are converted back to
-    /// the model's dtype on load), the tied MLM decoder weight once, the config and provenance in the metadata.
+    /// the model's dtype on load), the tied MLM decoder weight once, the config and provenance in the metadata,
+    /// and <paramref name="provenanceMarkdown"/> as PROVENANCE.md beside it.
     /// </summary>
-    public static void Export(AlbefModel model, string folder, IReadOnlyDictionary<string, string> provenance)
+    public static void Export(AlbefModel model, string folder, IReadOnlyDictionary<string, string> provenance, string provenanceMarkdown)
     {
         Directory.CreateDirectory(folder);
         var tensors = new Dictionary<string, Tensor>();
@@ -54,6 +56,7 @@ public static class DefaultModel
                 ["format"] = "groundsharp-albef",
             };
             IO.SafeTensors.Save(Path.Combine(folder, ModelFile), tensors, metadata);
+            IO.AtomicFile.WriteAllText(Path.Combine(folder, ProvenanceFile), provenanceMarkdown);
         }
         finally
         {

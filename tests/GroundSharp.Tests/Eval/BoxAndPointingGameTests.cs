@@ -116,11 +116,11 @@ public class BoxAndPointingGameTests
         EvalReport Shard(string name, int both, int pairs) => new()
         {
             Dataset = "d", Split = "s", Model = "m", Shard = name, Items = 1, Images = 1, Seconds = 0,
-            Pointing = new AccuracyTable().ToReport(), Pairs = new PairCount(both, pairs),
+            Pointing = new AccuracyTable().ToReport(), Pairs = new HitCount(both, pairs),
         };
         var merged = EvalReport.Merge(new[] { Shard("0/2", 1, 3), Shard("1/2", 2, 5) });
-        Assert.Equal(new PairCount(3, 8), merged.Pairs);
-        Assert.Equal(3.0 / 8, merged.Pairs!.Accuracy);
+        Assert.Equal(new HitCount(3, 8), merged.Pairs);
+        Assert.Equal(3.0 / 8, merged.Pairs!.Value.Accuracy);
         Assert.Contains("Pair accuracy", merged.ToMarkdown());
     }
 }
