@@ -249,14 +249,15 @@ public sealed class AmcExperiment(AmcExperimentOptions options, ITrainingReporte
         return row;
     }
 
-    private Dictionary<string, EvalReport> Evaluate(string name, string checkpoint)
+    /// <summary>A checkpoint's GradCAM pointing and pair accuracy on the given splits (default: all evaluation splits).</summary>
+    private Dictionary<string, EvalReport> Evaluate(string name, string checkpoint, IReadOnlyList<string>? splitNames = null)
     {
         var loaded = AlbefLoader.Load(checkpoint);
         using var model = loaded.Model;
         var grounder = new Grounder(model, AlbefTokenizer.Default);
         var evaluator = new GroundingEvaluator(grounder, new EvalOptions { Limit = options.EvalLimit });
         var splits = new Dictionary<string, EvalReport>();
-        foreach (var split in SynthSplits.Evaluation)
+        foreach (var split in splitNames ?? SynthSplits.Evaluation)
         {
             var items = GroundingEvaluator.FromSampleFile(Path.Combine(DataDir, split + ".jsonl"), split);
             var report = TransientNativeError.Retry($"{name} / {split}", () => evaluator.Run(items, "synth", split, name), log);
@@ -280,18 +281,11 @@ public sealed class AmcExperiment(AmcExperimentOptions options, ITrainingReporte
         points.RemoveAll(p => p.Step == 0 || p.Step == options.FinetuneSteps);
         if (baseline.Splits.TryGetValue(SynthSplits.Val, out var before)) points.Add(FromReport(0, before));
         if (stage.Splits.TryGetValue(SynthSplits.Val, out var after)) points.Add(FromReport(options.FinetuneSteps, after));
-        var items = GroundingEvaluator.FromSampleFile(Path.Combine(DataDir, SynthSplits.Val + ".jsonl"), SynthSplits.Val).ToList();
-        if (options.EvalLimit is { } limit) items = items.Take(limit).ToList();
         for (int step = options.CurveEvery; step < options.FinetuneSteps; step += options.CurveEvery)
         {
             var checkpoint = Path.Combine(dir, "checkpoints", TrainingCheckpoint.FolderName(step), TrainingCheckpoint.ModelFile);
             if (points.Any(p => p.Step == step) || !File.Exists(checkpoint)) continue;
-            var loaded = AlbefLoader.Load(checkpoint);
-            using var model = loaded.Model;
-            var evaluator = new GroundingEvaluator(new Grounder(model, AlbefTokenizer.Default), new EvalOptions());
-            var report = TransientNativeError.Retry($"{stage.Name} curve / step {step}", () => evaluator.Run(items, "synth", SynthSplits.Val, stage.Name), log);
-            points.Add(FromReport(step, report));
-            log($"{stage.Name} curve: step {step}: val pointing {Percent(report.Pointing.Overall.Accuracy)}, pairs {Percent(report.Pairs?.Accuracy)}");
+            points.Add(FromReport(step, Evaluate($"{stage.Name} curve, step {step}", checkpoint, new[] { SynthSplits.Val })[SynthSplits.Val]));
         }
         var ordered = points.OrderBy(p => p.Step).ToList();
         AtomicFile.WriteJson(cache, ordered, EvalReport.Json);
