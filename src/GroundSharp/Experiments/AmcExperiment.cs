@@ -38,6 +38,8 @@ public sealed record AmcExperimentOptions
     public int PretrainSteps { get; init; } = 1200;
     /// <summary>Share of ITM negatives drawn at random instead of by similarity (TrainConfig.ItmRandomNegatives).</summary>
     public double ItmRandomNegatives { get; init; } = 0.5;
+    /// <summary>Share of items with a word-swapped ITM negative text in every stage with ITM (TrainConfig.ItmSwapNegatives; 0 = none).</summary>
+    public double ItmSwapNegatives { get; init; }
     public double PretrainLr { get; init; } = 3e-4;
     public int FinetuneSteps { get; init; } = 600;
     public double FinetuneLr { get; init; } = 1e-4;
@@ -200,13 +202,17 @@ public sealed class AmcExperiment(AmcExperimentOptions options, ITrainingReporte
         bool filter = options.FilterFalseNegatives && (objectives.Itc || objectives.Itm);
         var dir = Path.Combine(options.OutDir, "runs", name);
         var resultPath = Path.Combine(dir, "stage.json");
-        StageSettings.Check(dir, name, new
+        double swap = objectives.Itm ? options.ItmSwapNegatives : 0;
+        var settings = JsonSerializer.SerializeToNode(new
         {
             data = DataKnobs(options.Data with { Seed = options.Seed }), files, steps, lr, batch_size = batch, seed = options.Seed,
             objectives, amc_variant = amc?.Variant.ToString(), itm_random_negatives = options.ItmRandomNegatives, filter_false_negatives = filter,
             eval_limit = options.EvalLimit,
             model = JsonDocument.Parse(options.Model.ToJson()).RootElement,
-        });
+        }, EvalReport.Json)!.AsObject();
+        // Recorded only when on, so that stages cached before the knob existed still match.
+        if (swap > 0) settings["itm_swap_negatives"] = swap;
+        StageSettings.Check(dir, name, settings);
         if (File.Exists(resultPath))
         {
             var cached = JsonSerializer.Deserialize<AmcExperimentRow>(File.ReadAllText(resultPath), EvalReport.Json);
@@ -233,6 +239,7 @@ public sealed class AmcExperiment(AmcExperimentOptions options, ITrainingReporte
             Objectives = objectives,
             ItmRandomNegatives = options.ItmRandomNegatives,
             FilterFalseNegatives = filter,
+            ItmSwapNegatives = swap,
             Amc = amc ?? new AmcLossOptions(),
             PrefetchBatches = 4,
         };
@@ -321,6 +328,7 @@ public sealed class AmcExperiment(AmcExperimentOptions options, ITrainingReporte
         itc_warmup = new { steps = options.ItcWarmupSteps, lr = options.PretrainLr },
         pretrain = new { steps = options.PretrainSteps, lr = options.PretrainLr },
         itm_random_negatives = options.ItmRandomNegatives,
+        itm_swap_negatives = options.ItmSwapNegatives,
         finetune = new { steps = options.FinetuneSteps, lr = options.FinetuneLr },
         eval_limit = options.EvalLimit,
     };

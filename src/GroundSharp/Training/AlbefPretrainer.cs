@@ -248,8 +248,20 @@ public sealed class AlbefPretrainer : IDisposable
             var device = ids.device;
             var imgIdx = tensor(negativeImageForText, dtype: ScalarType.Int64, device: device);
             var txtIdx = tensor(negativeTextForImage, dtype: ScalarType.Int64, device: device);
-            var textAll = cat(new[] { textEmbeds, textEmbeds.index_select(0, txtIdx) }, 0);
-            var maskAll = cat(new[] { mask, mask.index_select(0, txtIdx) }, 0);
+            var negativeText = textEmbeds.index_select(0, txtIdx);
+            var negativeMask = mask.index_select(0, txtIdx);
+            if (batch.SwappedNegatives is { } swapped)
+            {
+                // An item with a word-swapped text takes it as its image's negative text instead of the drawn one.
+                var swappedEmbeds = Model.EncodeText(swapped.InputIds, swapped.AttentionMask);
+                var pick = Enumerable.Range(0, b).Select(i => (long)i).ToArray();
+                for (int r = 0; r < swapped.Rows.Length; r++) pick[swapped.Rows[r]] = b + r;
+                var pickIdx = tensor(pick, dtype: ScalarType.Int64, device: device);
+                negativeText = cat(new[] { negativeText, swappedEmbeds }, 0).index_select(0, pickIdx);
+                negativeMask = cat(new[] { negativeMask, swapped.AttentionMask }, 0).index_select(0, pickIdx);
+            }
+            var textAll = cat(new[] { textEmbeds, negativeText }, 0);
+            var maskAll = cat(new[] { mask, negativeMask }, 0);
             var imageAll = cat(new[] { imageEmbeds.index_select(0, imgIdx), imageEmbeds }, 0);
             var negativeLogits = Model.ItmLogits(Model.Fuse(textAll, maskAll, imageAll));
             var logits = cat(new[] { positiveLogits!, negativeLogits }, 0);

@@ -9,8 +9,9 @@ public static class BatchCollator
 {
     /// <param name="tags">When given, the batch carries the samples' multi-hot tags.</param>
     /// <param name="negatives">When given, the batch says which items must not be each other's negatives.</param>
+    /// <param name="swaps">When given, each item's text gets a word-swapped negative with probability Share (drawn from Rng).</param>
     public static PretrainBatch Collate(IReadOnlyList<AugmentedSample> samples, AlbefTokenizer tokenizer, AlbefConfig config, Device? device,
-        TagVocabulary? tags = null, NegativeFilter? negatives = null)
+        TagVocabulary? tags = null, NegativeFilter? negatives = null, (WordSwapNegatives Swapper, double Share, Random Rng)? swaps = null)
     {
         if (samples.Count == 0) throw new ArgumentException("no samples to collate", nameof(samples));
         int res = config.ImageRes;
@@ -23,16 +24,28 @@ public static class BatchCollator
             Array.Copy(samples[i].Image, 0, images, i * plane, plane);
             Array.Copy(samples[i].Mask, 0, masks, i * maskPlane, maskPlane);
         }
-        using var tokens = tokenizer.Encode(samples.Select(s => s.Text).ToList(), config.Bert.MaxPositionEmbeddings, config.MaxWords, device);
+        var texts = samples.Select(s => s.Text).ToList();
+        var swappedRows = new List<int>();
+        if (swaps is var (swapper, share, rng))
+            for (int i = 0; i < samples.Count; i++)
+                if (rng.NextDouble() < share && samples[i].Origin is { } origin && swapper.Swap(samples[i].Text, origin.ImagePath, rng) is { } swapped)
+                {
+                    swappedRows.Add(i);
+                    texts.Add(swapped);
+                }
+        // The swapped texts are tokenised with the batch's own, so that both pad to one length (ITM fuses them together).
+        using var tokens = tokenizer.Encode(texts, config.Bert.MaxPositionEmbeddings, config.MaxWords, device);
+        int b = samples.Count, k = swappedRows.Count;
         return new PretrainBatch(
             tensor(images, new long[] { samples.Count, 3, res, res }, dtype: ScalarType.Float32, device: device),
-            tokens.InputIds.alias(),
-            tokens.AttentionMask.alias(),
+            tokens.InputIds.narrow(0, 0, b).contiguous(),
+            tokens.AttentionMask.narrow(0, 0, b).contiguous(),
             tensor(masks, new long[] { samples.Count, res, res }, dtype: ScalarType.Float32, device: device),
             samples.Select(s => s.HasBox).ToArray())
         {
             Tags = tags is null ? null : tensor(tags.MultiHot(samples), new long[] { samples.Count, tags.Count }, dtype: ScalarType.Float32, device: device),
             TextFitsImage = negatives?.Matrix(samples),
+            SwappedNegatives = k == 0 ? null : new SwappedTexts(swappedRows.ToArray(), tokens.InputIds.narrow(0, b, k).contiguous(), tokens.AttentionMask.narrow(0, b, k).contiguous()),
         };
     }
 }

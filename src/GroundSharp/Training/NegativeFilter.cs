@@ -66,6 +66,9 @@ public sealed class NegativeFilter
 
     private static IEnumerable<string> Words(string text) => Caption.PreCaption(text, int.MaxValue).Split(' ', StringSplitOptions.RemoveEmptyEntries);
 
+    /// <summary>Whether <paramref name="word"/> (lower case) occurs in some text of the image at <paramref name="imagePath"/>.</summary>
+    public bool Said(string word, string imagePath) => _wordsByImage.TryGetValue(imagePath, out var words) && words.Contains(word);
+
     /// <summary>Whether <paramref name="text"/> is true of the image at <paramref name="imagePath"/> by the rule above.</summary>
     public bool Fits(string text, string imagePath) =>
         _wordsByImage.TryGetValue(imagePath, out var words) && ContentWords(text).All(words.Contains);

@@ -33,6 +33,8 @@ public sealed class PretrainBatch : IDisposable
     /// so j must not serve as a contrastive or ITM negative of i; null = every other item is a negative (ALBEF).
     /// </summary>
     public bool[,]? TextFitsImage { get; init; }
+    /// <summary>Word-swapped negative texts of some items (<see cref="WordSwapNegatives"/>); null = none.</summary>
+    public SwappedTexts? SwappedNegatives { get; init; }
     public int Size => HasBox.Length;
     public int BoxCount => HasBox.Count(h => h);
 
@@ -43,6 +45,7 @@ public sealed class PretrainBatch : IDisposable
         {
             Tags = Tags?.to(device),
             TextFitsImage = TextFitsImage,
+            SwappedNegatives = SwappedNegatives?.To(device),
         };
     }
 
@@ -53,6 +56,31 @@ public sealed class PretrainBatch : IDisposable
         AttentionMask.Dispose();
         BoxMasks.Dispose();
         Tags?.Dispose();
+        SwappedNegatives?.Dispose();
+    }
+}
+
+/// <summary>Negative texts for the items <see cref="Rows"/> of a batch: row r of the ids is the negative of item Rows[r].</summary>
+public sealed class SwappedTexts : IDisposable
+{
+    public SwappedTexts(int[] rows, Tensor inputIds, Tensor attentionMask)
+    {
+        if (inputIds.shape[0] != rows.Length || attentionMask.shape[0] != rows.Length) throw new ArgumentException("one text per row");
+        Rows = rows;
+        InputIds = inputIds;
+        AttentionMask = attentionMask;
+    }
+
+    public int[] Rows { get; }
+    public Tensor InputIds { get; }
+    public Tensor AttentionMask { get; }
+
+    public SwappedTexts To(Device device) => InputIds.device == device ? this : new(Rows, InputIds.to(device), AttentionMask.to(device));
+
+    public void Dispose()
+    {
+        InputIds.Dispose();
+        AttentionMask.Dispose();
     }
 }
 

@@ -46,6 +46,13 @@ public sealed record TrainConfig
     /// words said about that image (<see cref="NegativeFilter"/>); false = ALBEF (every other item is a negative).
     /// </summary>
     public bool FilterFalseNegatives { get; init; }
+    /// <summary>
+    /// Share of items whose ITM negative text is their own text with one word swapped for another of its class
+    /// (<see cref="WordSwapNegatives"/>), where such a swap is false of the image; 0 = ALBEF (negatives from the batch).
+    /// </summary>
+    public double ItmSwapNegatives { get; init; }
+    /// <summary>The word classes of <see cref="ItmSwapNegatives"/>; null = the synthetic benchmark's (colours, shapes, textures, sizes).</summary>
+    public IReadOnlyList<IReadOnlyList<string>>? SwapWordClasses { get; init; }
     public AmcLossOptions Amc { get; init; } = new();
     public AugmentationOptions Augmentation { get; init; } = new();
     /// <summary>Batches prepared ahead by the background thread.</summary>
@@ -68,6 +75,8 @@ public sealed record TrainConfig
         Require(CheckpointEvery >= 0 && LogEvery >= 1, "checkpoint_every must be >= 0 and log_every >= 1");
         Require(PrefetchBatches >= 1, "prefetch_batches must be >= 1");
         Require(ItmRandomNegatives is >= 0 and <= 1, $"itm_random_negatives ({ItmRandomNegatives}) must be in [0, 1]");
+        Require(ItmSwapNegatives is >= 0 and <= 1, $"itm_swap_negatives ({ItmSwapNegatives}) must be in [0, 1]");
+        if (SwapWordClasses is not null) WordSwapNegatives.ClassMap(SwapWordClasses, source + ": swap_word_classes");
         Require(Objectives.Itc || Objectives.Itm || Objectives.Mlm || Objectives.Amc || Objectives.Tags, "objectives: at least one must be on");
         Require(Amc.MarginMean >= 0 && Amc.MarginMax >= 0 && Amc.WeightMean >= 0 && Amc.WeightMax >= 0, "amc margins and weights must be >= 0");
         Augmentation.Validate(source + ": augmentation");
@@ -137,6 +146,8 @@ public sealed record TrainConfig
             OutputDir = Resolve(dto.OutputDir ?? defaults.OutputDir),
             ItmRandomNegatives = dto.ItmRandomNegatives ?? defaults.ItmRandomNegatives,
             FilterFalseNegatives = dto.FilterFalseNegatives ?? defaults.FilterFalseNegatives,
+            ItmSwapNegatives = dto.ItmSwapNegatives ?? defaults.ItmSwapNegatives,
+            SwapWordClasses = dto.SwapWordClasses?.Select(c => (IReadOnlyList<string>)c).ToList(),
             Objectives = new ObjectiveSwitches { Itc = obj?.Itc ?? true, Itm = obj?.Itm ?? true, Mlm = obj?.Mlm ?? true, Amc = obj?.Amc ?? true, Tags = obj?.Tags ?? false },
             Amc = new AmcLossOptions
             {
@@ -180,6 +191,8 @@ public sealed record TrainConfig
         public ObjectivesDto? Objectives { get; set; }
         public double? ItmRandomNegatives { get; set; }
         public bool? FilterFalseNegatives { get; set; }
+        public double? ItmSwapNegatives { get; set; }
+        public List<List<string>>? SwapWordClasses { get; set; }
         public AmcDto? Amc { get; set; }
         public AugmentationDto? Augmentation { get; set; }
         public int? PrefetchBatches { get; set; }

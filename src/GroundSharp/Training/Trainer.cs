@@ -100,6 +100,8 @@ public sealed class Trainer
         var tags = cfg.Objectives.Tags ? TagVocabulary.From(data) : null;
         if (tags is { Count: 0 }) throw new GroundSharpException("objectives.tags is on, but no sample of the data files has \"tags\"");
         var negatives = cfg.FilterFalseNegatives ? NegativeFilter.From(data) : null;
+        bool swapping = cfg.ItmSwapNegatives > 0 && cfg.Objectives.Itm;
+        var swapper = swapping ? new WordSwapNegatives(cfg.SwapWordClasses ?? WordSwapNegatives.SyntheticClasses, negatives ?? NegativeFilter.From(data)) : null;
 
         torch.manual_seed(cfg.Seed);
         var model = new AlbefModel(cfg.Model, cfg.Seed);
@@ -164,7 +166,7 @@ public sealed class Trainer
         {
             pretrainer.Train();
             var clock = Stopwatch.StartNew();
-            long filteredPairs = 0, offDiagonalPairs = 0;
+            long filteredPairs = 0, offDiagonalPairs = 0, swappedTexts = 0, itemsSeen = 0;
             for (int step = firstStep; step < lastStep; step++)
             {
                 cancel.ThrowIfCancellationRequested();
@@ -178,7 +180,10 @@ public sealed class Trainer
                 int amcSamples;
                 using (var scope = NewDisposeScope())
                 {
-                    using var cpuBatch = BatchCollator.Collate(prepared.Samples, tokenizer, cfg.Model, device: null, tags, negatives);
+                    // The swaps of a step are drawn from (seed, step), so a resumed run draws the same ones.
+                    var swaps = swapper is null ? ((WordSwapNegatives, double, Random)?)null : (swapper, cfg.ItmSwapNegatives, new Random(unchecked((int)(cfg.Seed * 1_000_003 + step))));
+                    using var cpuBatch = BatchCollator.Collate(prepared.Samples, tokenizer, cfg.Model, device: null, tags, negatives, swaps);
+                    swappedTexts += cpuBatch.SwappedNegatives?.Rows.Length ?? 0;
                     if (cpuBatch.TextFitsImage is { } fits)
                     {
                         int n = cpuBatch.Size;
@@ -195,6 +200,7 @@ public sealed class Trainer
                     values = losses.ToValues();
                     amcSamples = losses.AmcSamples;
                 }
+                itemsSeen += prepared.Samples.Count;
                 int done = step + 1;
                 var m = new StepMetrics(done, totalSteps, step / stepsPerEpoch, lr, alpha, values, prepared.Samples.Count, amcSamples,
                     prepared.Samples.Count / Math.Max(1e-9, stepClock.Elapsed.TotalSeconds), stepClock.Elapsed.TotalSeconds);
@@ -219,6 +225,8 @@ public sealed class Trainer
             _reporter.Message($"{lastStep - firstStep} steps in {clock.Elapsed.TotalSeconds:F1} s");
             if (offDiagonalPairs > 0)
                 _reporter.Message($"false-negative filter: {100.0 * filteredPairs / offDiagonalPairs:F1} % of the in-batch text–image pairs were true by the words said about the image, and not used as negatives");
+            if (swapper is not null && itemsSeen > 0)
+                _reporter.Message($"word-swap negatives: {100.0 * swappedTexts / itemsSeen:F1} % of the items had a swapped ITM negative text (asked: {100 * cfg.ItmSwapNegatives:F0} %)");
         }
         if (lastStep == totalSteps && cfg.ExportPth)
         {

@@ -51,6 +51,57 @@ public class NegativesAndTagsTests
     }
 
     [Fact]
+    public void WordSwap_ReplacesOneClassWordByOneNotSaidOfTheImage()
+    {
+        var swaps = new WordSwapNegatives(WordSwapNegatives.SyntheticClasses, new NegativeFilter(Said));
+        var rng = new Random(7);
+        var seen = new HashSet<string>();
+        for (int trial = 0; trial < 300; trial++)
+        {
+            var swapped = swaps.Swap("The red star on the left.", "a.png", rng)!;
+            var words = swapped.Split(' ');
+            var original = new[] { "the", "red", "star", "on", "the", "left" };
+            Assert.Equal(original.Length, words.Length);
+            var changed = Enumerable.Range(0, words.Length).Where(i => words[i] != original[i]).ToArray();
+            Assert.Single(changed);
+            Assert.Contains(changed[0], new[] { 1, 2 });               // a colour or the shape; "left" is in no class
+            Assert.False(new NegativeFilter(Said).Fits(swapped, "a.png")); // the new word is said nowhere about a.png
+            Assert.DoesNotContain(words[changed[0]], new[] { "blue", "green", "circle", "square" });
+            seen.Add(swapped);
+        }
+        Assert.Contains("the black star on the left", seen);
+        Assert.Contains("the red hexagon on the left", seen);
+        // Nothing to swap, or every other word of the class said of the image: no negative.
+        Assert.Null(swaps.Swap("the leftmost object", "a.png", rng));
+        var tiny = new WordSwapNegatives(new[] { new[] { "red", "blue" } }, new NegativeFilter(Said));
+        Assert.Null(tiny.Swap("the blue circle", "a.png", rng));
+        Assert.Equal("the blue star", tiny.Swap("the red star", "b.png", rng));
+    }
+
+    [Fact]
+    public void WordSwap_ClassesMustHoldTwoWordsEachAndNotOverlap()
+    {
+        var filter = new NegativeFilter(Said);
+        Assert.Contains("needs at least two words", Assert.Throws<GroundSharpException>(() => new WordSwapNegatives(new[] { new[] { "red" } }, filter)).Message);
+        Assert.Contains("\"red\" is in two classes", Assert.Throws<GroundSharpException>(() => new WordSwapNegatives(new[] { new[] { "red", "blue" }, new[] { "Red", "star" } }, filter)).Message);
+    }
+
+    [Fact]
+    public void Collate_TokenisesSwappedNegativesToTheBatchLength()
+    {
+        var samples = TinyTraining.Samples(4);
+        var filter = new NegativeFilter(samples.Select(s => s.Origin!));
+        var swaps = new WordSwapNegatives(new[] { TinyTraining.Colours.Select(c => c.Name).ToArray() }, filter);
+        using var batch = BatchCollator.Collate(samples, TinyTraining.Tokenizer, TinyTraining.Config, null, swaps: (swaps, 1.0, new Random(1)));
+        var swapped = batch.SwappedNegatives!;
+        Assert.Equal(new[] { 0, 1, 2, 3 }, swapped.Rows);
+        Assert.Equal(batch.InputIds.shape[1], swapped.InputIds.shape[1]);
+        Assert.NotEqual(batch.InputIds.data<long>().ToArray(), swapped.InputIds.data<long>().ToArray());
+        using var none = BatchCollator.Collate(samples, TinyTraining.Tokenizer, TinyTraining.Config, null, swaps: (swaps, 0.0, new Random(1)));
+        Assert.Null(none.SwappedNegatives);
+    }
+
+    [Fact]
     public void HardNegatives_NeverDrawAnExcludedPair_AndFallBackWhenAllAre()
     {
         int b = 4;

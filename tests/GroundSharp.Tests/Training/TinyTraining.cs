@@ -81,8 +81,13 @@ public static class TinyTraining
     }
 
     /// <summary>An in-memory batch of n scenes; sample i has a box when <paramref name="hasBox"/>(i).</summary>
-    public static PretrainBatch Batch(int n, Func<int, bool> hasBox, int seed = 3)
+    public static PretrainBatch Batch(int n, Func<int, bool> hasBox, int seed = 3) =>
+        BatchCollator.Collate(Samples(n, hasBox, seed), Tokenizer, Config, device: null);
+
+    /// <summary>The augmented samples of <see cref="Batch"/> (image i is "mem{i}"; all with boxes unless <paramref name="hasBox"/> says).</summary>
+    public static List<AugmentedSample> Samples(int n, Func<int, bool>? hasBox = null, int seed = 3)
     {
+        hasBox ??= _ => true;
         var rng = new Random(seed);
         var aug = new TripletAugmenter(Config.ImageRes, AugmentationOptions.None);
         var samples = new List<AugmentedSample>();
@@ -92,8 +97,8 @@ public static class TinyTraining
             int x = rng.Next(0, 48 - size), y = rng.Next(0, 40 - size);
             var box = hasBox(i) ? new Box(x, y, x + size, y + size) : (Box?)null;
             var text = hasBox(i) ? $"the {Colours[colour].Name} square" : $"a picture of a {Colours[colour].Name} square";
-            samples.Add(aug.Augment(Scene(colour, x, y, size), new GroundingSample("mem", text, box), rng));
+            samples.Add(aug.Augment(Scene(colour, x, y, size), new GroundingSample($"mem{i}", text, box), rng));
         }
-        return BatchCollator.Collate(samples, Tokenizer, Config, device: null);
+        return samples;
     }
 }

@@ -166,6 +166,28 @@ public class TrainerTests : IDisposable
     }
 
     [Fact]
+    [Trait("Category", "EndToEnd")]
+    public void WordSwapNegatives_ChangeTheItmLoss_AndResumeExactly()
+    {
+        TrainConfig Swapping(string output, double share) => Config(output, 4, model: TinyTraining.Config with { QueueSize = 0 }) with
+        {
+            ItmSwapNegatives = share,
+            SwapWordClasses = new[] { TinyTraining.Colours.Select(c => c.Name).ToArray() },
+        };
+        var reporter = new RecordingReporter();
+        var full = new Trainer(Swapping("swap-full", 1), reporter).Run(new TrainStart());
+        Assert.Contains(reporter.Messages, m => m.StartsWith("word-swap negatives: 100.0 %", StringComparison.Ordinal));
+        var plain = new Trainer(Swapping("swap-none", 0), new RecordingReporter()).Run(new TrainStart());
+        Assert.NotEqual(plain.LastLosses["itm"], full.LastLosses["itm"]);
+        new Trainer(Swapping("swap-split", 1), new RecordingReporter()).Run(new TrainStart { StopAfterStep = 2 });
+        var resumed = new Trainer(Swapping("swap-split", 1), new RecordingReporter()).Run(new TrainStart { ResumeFrom = Path.Combine(_dir, "swap-split") });
+        AssertSameWeights(full.LastCheckpoint!, resumed.LastCheckpoint!);
+
+        var e = Assert.Throws<GroundSharpException>(() => (Swapping("bad", 1.5)).Validate());
+        Assert.Contains("itm_swap_negatives (1.5) must be in [0, 1]", e.Message);
+    }
+
+    [Fact]
     public void OtherNativeErrors_AreNotRetried()
     {
         var trainer = new Trainer(Config("other", 2), new RecordingReporter())
