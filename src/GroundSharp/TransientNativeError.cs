@@ -13,6 +13,20 @@ public static class TransientNativeError
     /// <summary>How many times one piece of work is redone before the error is let through.</summary>
     public const int DefaultRetries = 5;
 
+    /// <summary>
+    /// Environment variable capping the retries of every piece of work: <c>GROUNDSHARP_NATIVE_RETRIES=0</c> turns them off,
+    /// so the error stops the work (a soak run measures whether it still fires).
+    /// </summary>
+    public const string RetriesVariable = "GROUNDSHARP_NATIVE_RETRIES";
+
+    private static int _redone;
+
+    /// <summary>How many pieces of work this process has redone after the error (each redo counted once).</summary>
+    public static int Redone => Volatile.Read(ref _redone);
+
+    private static int Cap(int retries) =>
+        int.TryParse(Environment.GetEnvironmentVariable(RetriesVariable), out int cap) && cap >= 0 ? Math.Min(cap, retries) : retries;
+
     private static bool IsTransient(Exception e) =>
         e is ExternalException && (e.Message.Contains("Scalar.h", StringComparison.Ordinal)
             || e.Message.Contains("Unknown scalar type", StringComparison.Ordinal) || e.Message.Contains("toFloat", StringComparison.Ordinal));
@@ -35,6 +49,7 @@ public static class TransientNativeError
     /// </summary>
     public static T Retry<T>(Func<T> work, Func<string> prepareRedo, Action<string> log, int retries)
     {
+        retries = Cap(retries);
         for (int failures = 0; ; failures++)
         {
             try
@@ -44,6 +59,7 @@ public static class TransientNativeError
             catch (Exception e) when (IsTransient(e) && failures < retries)
             {
                 string from = prepareRedo();
+                Interlocked.Increment(ref _redone);
                 log("warning: libtorch reported a corrupted Scalar (a known TorchSharp finaliser race, docs/torchsharp-native.md); " +
                     $"retry {failures + 1} of {retries} from {from}");
                 GC.Collect();

@@ -32,4 +32,31 @@ public class TransientNativeErrorTests
         Assert.Same(ScalarError, e);
         Assert.Equal(3, calls);
     }
+
+    [Fact]
+    public void Retry_CountsEveryRedo()
+    {
+        int before = TransientNativeError.Redone, calls = 0;
+        TransientNativeError.Retry("x", () => ++calls < 3 ? throw ScalarError : 0, _ => { });
+        Assert.True(TransientNativeError.Redone >= before + 2);
+    }
+}
+
+/// <summary>The environment cap is process-wide: these run alone (the training collection is not parallelised).</summary>
+[Collection(GroundSharp.Tests.Training.TrainingCollection.Name)]
+public class TransientNativeErrorCapTests
+{
+    [Fact]
+    public void RetriesCanBeTurnedOffByTheEnvironment_ForASoakRun()
+    {
+        var error = new ExternalException("Unknown scalar type. Exception raised from toFloat at /pytorch/c10/core/Scalar.h:140");
+        Environment.SetEnvironmentVariable(TransientNativeError.RetriesVariable, "0");
+        try
+        {
+            int calls = 0;
+            Assert.Same(error, Assert.Throws<ExternalException>(() => TransientNativeError.Retry("x", () => { calls++; throw error; }, _ => { })));
+            Assert.Equal(1, calls);
+        }
+        finally { Environment.SetEnvironmentVariable(TransientNativeError.RetriesVariable, null); }
+    }
 }

@@ -31,7 +31,7 @@ public static class BoxSelection
         using var scope = NewDisposeScope();
         var inside = upsampled[TensorIndex.Slice(rowStart, rowStop), TensorIndex.Slice(colStart, colStop)];
         // sum() of an empty slice is 0, and 0 / 0 (a zero-area box) is NaN, which never wins: as in PyTorch.
-        var score = inside.sum() / Math.Pow(proposal.Area, alpha);
+        var score = inside.sum().DivBy(Math.Pow(proposal.Area, alpha));
         return score.item<float>();
     }
 

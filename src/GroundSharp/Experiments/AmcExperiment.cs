@@ -302,7 +302,7 @@ public sealed class AmcExperiment(AmcExperimentOptions options, ITrainingReporte
     private void WriteResults(IReadOnlyList<AmcExperimentRow> rows, TimeSpan elapsed, IReadOnlyDictionary<string, IReadOnlyList<CurvePoint>> curves)
     {
         var json = Path.Combine(options.OutDir, ResultsFile);
-        AtomicFile.WriteJson(json, new { options = Describe(), rows, phrase_blind_reference = PhraseBlindReference(), learning_curves = curves }, EvalReport.Json);
+        AtomicFile.WriteJson(json, new { options = Describe(), rows, phrase_blind_reference = PhraseBlindReference(), learning_curves = curves, native_error_redos = TransientNativeError.Redone }, EvalReport.Json);
         var md = Path.Combine(options.OutDir, "results.md");
         AtomicFile.WriteAllText(md, ToMarkdown(rows, elapsed, PhraseBlindReference()) + CurvesMarkdown(curves));
     }

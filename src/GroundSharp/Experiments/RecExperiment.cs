@@ -289,7 +289,7 @@ public sealed class RecExperiment(RecExperimentOptions options, Action<string> l
 
     private void WriteResults(RecDetectorStage detector, IReadOnlyList<RecExperimentRow> rows, TimeSpan elapsed)
     {
-        WriteJson(Path.Combine(options.OutDir, ResultsFile), new { options = Describe(), detector, rows });
+        WriteJson(Path.Combine(options.OutDir, ResultsFile), new { options = Describe(), detector, rows, native_error_redos = TransientNativeError.Redone });
         var md = Path.Combine(options.OutDir, "results.md");
         AtomicFile.WriteAllText(md, ToMarkdown(detector, rows, elapsed));
     }

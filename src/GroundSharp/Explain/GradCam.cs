@@ -74,7 +74,7 @@ public static class GradCam
         var p = probs.narrow(3, 1, n);
         var g = grads.narrow(3, 1, n).ClampMinZero();
         var summed = (p * m * g * m).sum(new long[] { 1, 2 }); // (B, N)
-        var denom = divideByOwnLength ? attentionMask.to_type(probs.dtype).sum(1, keepdim: true) * heads : tensor((double)(heads * t), dtype: probs.dtype);
+        var denom = divideByOwnLength ? attentionMask.to_type(probs.dtype).sum(1, keepdim: true).MulBy(heads) : tensor((double)(heads * t), dtype: probs.dtype);
         return (summed / denom).view(b, gridH, gridW).MoveToOuterDisposeScope();
     }
 

@@ -101,10 +101,10 @@ public static class AmcLoss
 
         var total = o.Variant switch
         {
-            AmcVariant.MeanAndMax => lMean.MulBy(o.WeightMean) + lMax.MulBy(o.WeightMax),
-            AmcVariant.MeanOnly => lMean * 1.0,
-            AmcVariant.MaxOnly => lMax * 1.0,
-            AmcVariant.CosineDistance => (1.0 - F.cosine_similarity(camUp.view(b, -1), m.view(b, -1), dim: 1, eps: 1e-8)).mean(),
+            AmcVariant.MeanAndMax => lMean.MulBy(o.WeightMean).Plus(lMax.MulBy(o.WeightMax)),
+            AmcVariant.MeanOnly => lMean.MulBy(1.0),
+            AmcVariant.MaxOnly => lMax.MulBy(1.0),
+            AmcVariant.CosineDistance => F.cosine_similarity(camUp.view(b, -1), m.view(b, -1), dim: 1, eps: 1e-8).SubtractedFrom(1.0).mean(),
             _ => throw new ArgumentOutOfRangeException(nameof(options), o.Variant, "unknown AMC variant"),
         };
 

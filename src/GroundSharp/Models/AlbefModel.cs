@@ -49,24 +49,24 @@ public sealed class AlbefModel : nn.Module
         foreach (var (name, p) in named_parameters())
         {
             if (name.EndsWith("LayerNorm.weight") || name.EndsWith("norm1.weight") || name.EndsWith("norm2.weight") || name == "visual_encoder.norm.weight")
-                p.fill_(1.0);
+                p.FillWith(1.0);
             else if (name.EndsWith(".bias"))
                 p.zero_();
             else if (name == "temp")
-                p.fill_(Config.Temp);
+                p.FillWith(Config.Temp);
             else if (name.StartsWith("visual_encoder.patch_embed"))
             {
                 // PyTorch's Conv2d default: kaiming_uniform(a=√5) = U(±1/√fan_in).
                 double bound = 1.0 / Math.Sqrt(p.shape[1] * p.shape[2] * p.shape[3]);
                 using var u = rand(p.shape, generator: gen);
-                p.copy_(u * (2 * bound) - bound);
+                p.copy_(u.MulBy(2 * bound).Minus(bound));
             }
             else
             {
                 // ViT: timm's trunc_normal_(std=.02) cuts at ±2 (absolute) = ±100σ, i.e. a plain normal; BERT: normal(0.02).
                 double s = name.StartsWith("visual_encoder") ? 0.02 : std;
                 using var n = randn(p.shape, generator: gen);
-                p.copy_((n * s).clamp_(-2.0, 2.0));
+                p.copy_(n.MulBy(s).ClampInPlace(-2.0, 2.0));
             }
         }
     }

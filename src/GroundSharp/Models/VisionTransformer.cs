@@ -57,8 +57,8 @@ public sealed class VitBlock : nn.Module
     public Tensor Forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        x = x + attn.Forward(norm1.forward(x));
-        x = x + mlp.Forward(norm2.forward(x));
+        x = x.Plus(attn.Forward(norm1.forward(x)));
+        x = x.Plus(mlp.Forward(norm2.forward(x)));
         return x.MoveToOuterDisposeScope();
     }
 }
@@ -131,7 +131,7 @@ public sealed class VisionTransformer : nn.Module
         long b = x.shape[0];
         var cls = cls_token.expand(b, -1, -1);
         x = cat(new[] { cls, x }, 1);
-        x = _posDrop.forward(x + pos_embed.narrow(1, 0, x.shape[1]));
+        x = _posDrop.forward(x.Plus(pos_embed.narrow(1, 0, x.shape[1])));
         foreach (var blk in blocks) x = blk.Forward(x);
         return norm.forward(x).MoveToOuterDisposeScope();
     }

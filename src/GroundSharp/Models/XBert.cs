@@ -32,10 +32,10 @@ public sealed class BertEmbeddings : nn.Module
     {
         using var scope = NewDisposeScope();
         long len = inputIds.shape[1];
-        var positions = arange(len, dtype: ScalarType.Int64, device: inputIds.device).unsqueeze(0);
+        var positions = TensorScalars.Arange(len, ScalarType.Int64, inputIds.device).unsqueeze(0);
         var tokenTypes = zeros_like(inputIds);
-        var e = word_embeddings.forward(inputIds) + token_type_embeddings.forward(tokenTypes);
-        e = e + position_embeddings.forward(positions);
+        var e = word_embeddings.forward(inputIds).Plus(token_type_embeddings.forward(tokenTypes));
+        e = e.Plus(position_embeddings.forward(positions));
         return _dropout.forward(LayerNorm.forward(e)).MoveToOuterDisposeScope();
     }
 }
@@ -81,7 +81,7 @@ public sealed class BertSelfAttention : nn.Module
         var k = SplitHeads(key.forward(source));
         var v = SplitHeads(value.forward(source));
         var scores = q.matmul(k.transpose(-1, -2)).DivBy(Math.Sqrt(_headDim));
-        if (additiveMask is not null) scores = scores + additiveMask;
+        if (additiveMask is not null) scores = scores.Plus(additiveMask);
         var probs = scores.softmax(-1);
         if (ProbsHook is not null) probs = ProbsHook(probs);
         var context = _dropout.forward(probs).matmul(v).permute(0, 2, 1, 3);
@@ -107,7 +107,7 @@ public sealed class BertResidualOutput : nn.Module
     public Tensor Forward(Tensor x, Tensor residual)
     {
         using var scope = NewDisposeScope();
-        return LayerNorm.forward(_dropout.forward(dense.forward(x)) + residual).MoveToOuterDisposeScope();
+        return LayerNorm.forward(_dropout.forward(dense.forward(x)).Plus(residual)).MoveToOuterDisposeScope();
     }
 }
 
@@ -229,7 +229,7 @@ public sealed class BertMlmPredictionHead : nn.Module
     public Tensor Forward(Tensor hidden)
     {
         using var scope = NewDisposeScope();
-        return (decoder.forward(transform.Forward(hidden)) + bias).MoveToOuterDisposeScope();
+        return decoder.forward(transform.Forward(hidden)).Plus(bias).MoveToOuterDisposeScope();
     }
 }
 

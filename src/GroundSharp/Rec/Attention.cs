@@ -41,8 +41,8 @@ public sealed class MultiHeadAttention : nn.Module
         var q = query.forward(queries).view(b, nq, _heads, dh).transpose(1, 2);
         var k = key.forward(keysValues).view(b, nk, _heads, dh).transpose(1, 2);
         var v = value.forward(keysValues).view(b, nk, _heads, dh).transpose(1, 2);
-        var scores = q.matmul(k.transpose(-2, -1)) / Math.Sqrt(dh);
-        if (keyMask is not null) scores = scores.masked_fill(keyMask.logical_not().view(b, 1, 1, nk), -1e9);
+        var scores = q.matmul(k.transpose(-2, -1)).DivBy(Math.Sqrt(dh));
+        if (keyMask is not null) scores = scores.MaskedFillWith(keyMask.logical_not().view(b, 1, 1, nk), -1e9);
         var attended = scores.softmax(-1).matmul(v).transpose(1, 2).reshape(b, nq, d);
         return output.forward(attended).MoveToOuterDisposeScope();
     }

@@ -53,11 +53,11 @@ public sealed class CmaLayer : nn.Module
     public Tensor Forward(Tensor x, Tensor sentence)
     {
         using var scope = NewDisposeScope();
-        var f = x + attn_gate.tanh() * self_attn.Forward(attn_norm.forward(x), attn_norm.forward(x));
-        f = f + ffn_gate.tanh() * ffn.Forward(ffn_norm.forward(f));
+        var f = x.Plus(attn_gate.tanh() * self_attn.Forward(attn_norm.forward(x), attn_norm.forward(x)));
+        f = f.Plus(ffn_gate.tanh() * ffn.Forward(ffn_norm.forward(f)));
         var modulated = Film(f, sentence);
         var query = cross_norm.forward(f);
-        var output = f + cross_gate.tanh() * cross_attn.Forward(query, modulated);
+        var output = f.Plus(cross_gate.tanh() * cross_attn.Forward(query, modulated));
         return output.MoveToOuterDisposeScope();
     }
 
@@ -66,7 +66,7 @@ public sealed class CmaLayer : nn.Module
     {
         using var gamma = film_gamma.forward(sentence).unsqueeze(1);
         using var beta = film_beta.forward(sentence).unsqueeze(1);
-        using var affine = gamma * f + beta;
+        using var affine = (gamma * f).Plus(beta);
         return F.relu(affine);
     }
 }
@@ -128,7 +128,7 @@ public sealed class MultiScaleFusion : nn.Module
             var resized = projected.shape[2] > size[0] ? F.adaptive_avg_pool2d(projected, size)
                 : projected.shape[2] < size[0] ? F.interpolate(projected, size: size, mode: InterpolationMode.Nearest)
                 : projected;
-            sum = sum is null ? resized : sum + resized;
+            sum = sum is null ? resized : sum.Plus(resized);
         }
         return sum!.MoveToOuterDisposeScope();
     }

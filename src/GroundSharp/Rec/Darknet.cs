@@ -22,11 +22,24 @@ public sealed class ConvBnLeaky : nn.Module
         RegisterComponents();
     }
 
+    private static readonly Scalar LeakySlope = 0.1.ToScalar();
+
     public Tensor Forward(Tensor x)
     {
         using var c = conv.forward(x);
-        using var b = bn.forward(c);
-        return F.leaky_relu(b, 0.1);
+        using var b = BatchNorm(c);
+        return b.LeakyRelu(LeakySlope);
+    }
+
+    /// <summary>
+    /// <c>bn.forward(c)</c> as TorchSharp's BatchNorm2d computes it (momentum set, running statistics tracked), with the
+    /// step counter's increment through owned Scalars (its forward adds an unowned 1).
+    /// </summary>
+    private Tensor BatchNorm(Tensor c)
+    {
+        if (bn.training && bn.num_batches_tracked is { } tracked)
+            using (no_grad()) tracked.add_(TensorScalars.One, TensorScalars.One);
+        return F.batch_norm(c, bn.running_mean, bn.running_var, bn.weight, bn.bias, bn.training, bn.momentum!.Value, bn.eps);
     }
 }
 
@@ -47,7 +60,7 @@ public sealed class DarknetResidual : nn.Module
     {
         using var h = conv1.Forward(x);
         using var y = conv2.Forward(h);
-        return x + y;
+        return x.Plus(y);
     }
 }
 

@@ -1,3 +1,4 @@
+using GroundSharp.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -54,7 +55,7 @@ public static class DetectorTrainer
             throw new GroundSharpException($"detection images are {data.Images.shape[3]}x{data.Images.shape[2]}, the detector's input size is {model.Config.InputSize}");
         var loss = new YoloLoss(model.Config);
         var parameters = model.parameters().Where(p => p.requires_grad).ToList();
-        using var optimizer = optim.Adam(parameters, lr: options.LearningRate, weight_decay: options.WeightDecay);
+        using var optimizer = new OwnedScalarAdam(parameters, options.LearningRate, options.WeightDecay);
         var random = new Random(options.Seed);
         var epochLosses = new List<double>();
         int step = 0;

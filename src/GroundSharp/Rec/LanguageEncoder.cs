@@ -55,8 +55,8 @@ public sealed class TextSelfAttentionLayer : nn.Module
     public Tensor Forward(Tensor x, Tensor mask)
     {
         using var scope = NewDisposeScope();
-        x = norm1.forward(x + attention.Forward(x, x, mask));
-        x = norm2.forward(x + ffn.Forward(x));
+        x = norm1.forward(x.Plus(attention.Forward(x, x, mask)));
+        x = norm2.forward(x.Plus(ffn.Forward(x)));
         return x.MoveToOuterDisposeScope();
     }
 }
@@ -84,7 +84,7 @@ public sealed class AttentionFlatten : nn.Module
     {
         using var scope = NewDisposeScope();
         var logits = score.forward(F.relu(score_hidden.forward(words))).squeeze(-1);
-        var weights = logits.masked_fill(mask.logical_not(), -1e9).softmax(-1);
+        var weights = logits.MaskedFillWith(mask.logical_not(), -1e9).softmax(-1);
         var pooled = (weights.unsqueeze(-1) * words).sum(1);
         return (merge.forward(pooled).MoveToOuterDisposeScope(), weights.MoveToOuterDisposeScope());
     }
@@ -138,7 +138,7 @@ public sealed class LanguageEncoder : nn.Module
     public LanguageOutput Forward(Tensor tokenIds)
     {
         using var scope = NewDisposeScope();
-        var mask = tokenIds.ne(RecVocabulary.PadId);
+        var mask = tokenIds.IsNotEqualTo(RecVocabulary.PadId);
         var (x, hidden) = gru.forward(embedding.forward(tokenIds));
         hidden.Dispose();
         foreach (var layer in layers) x = layer.Forward(x, mask);

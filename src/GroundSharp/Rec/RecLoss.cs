@@ -103,15 +103,15 @@ public sealed class RecLoss : nn.Module
         double k = Config.WeightPriorStrength;
         if (Config.UseRegularisation)
         {
-            total = total + log_lambda.exp() * regularisation;
-            prior = prior + k * (log_lambda - Math.Log(Config.InitialLambda)).square();
+            total = total.Plus(log_lambda.exp() * regularisation);
+            prior = prior.Plus(log_lambda.Minus(Math.Log(Config.InitialLambda)).Squared().MulBy(k));
         }
         if (Config.UseFalseNegativeSuppression)
         {
-            total = total + log_lambda_prime.exp() * suppression;
-            prior = prior + k * (log_lambda_prime - Math.Log(Config.InitialLambdaPrime)).square();
+            total = total.Plus(log_lambda_prime.exp() * suppression);
+            prior = prior.Plus(log_lambda_prime.Minus(Math.Log(Config.InitialLambdaPrime)).Squared().MulBy(k));
         }
-        total = total + prior;
+        total = total.Plus(prior);
         return new RecLossTerms
         {
             Total = total.MoveToOuterDisposeScope(),
@@ -139,8 +139,8 @@ public sealed class RecLoss : nn.Module
         var positiveSim = own.gather(1, positive.unsqueeze(1));                    // (B, 1)
         var all = texts.matmul(anchors.reshape(b * k, -1).t()).view(b, b, k);      // [i, j, n] = sim(a_n^j, t^i)
         var sameImage = eye(b, dtype: ScalarType.Bool, device: anchors.device).unsqueeze(-1).expand(b, b, k);
-        var negatives = all.masked_fill(sameImage, double.NegativeInfinity).view(b, b * k);
-        var logits = cat([positiveSim, negatives], 1) / temperature;
+        var negatives = all.MaskedFillWith(sameImage, double.NegativeInfinity).view(b, b * k);
+        var logits = cat([positiveSim, negatives], 1).DivBy(temperature);
         var loss = -logits.log_softmax(1).select(1, 0).mean();
         return (loss.MoveToOuterDisposeScope(), positive.MoveToOuterDisposeScope());
     }
@@ -167,7 +167,7 @@ public sealed class RecLoss : nn.Module
         var sii = diagonal.unsqueeze(1);   // [i, j] → S_ii
         var sjj = diagonal.unsqueeze(0);   // [i, j] → S_jj
         var sji = s.t();
-        var pair = ((sii - s) - (sjj - sji)).abs() + ((sii - sji) - (sjj - s)).abs() - margin;
+        var pair = ((sii - s) - (sjj - sji)).abs().Plus(((sii - sji) - (sjj - s)).abs()).Minus(margin);
         var offDiagonal = eye(b, dtype: ScalarType.Bool, device: s.device).logical_not();
         var loss = pair.masked_select(offDiagonal).mean();
         return loss.MoveToOuterDisposeScope();
@@ -180,7 +180,7 @@ public sealed class RecLoss : nn.Module
     public static Tensor FalseNegativeSuppression(Tensor s, Tensor matchedAnchors, Tensor texts, bool detachTarget)
     {
         using var scope = NewDisposeScope();
-        var target = (matchedAnchors.matmul(matchedAnchors.t()) + texts.matmul(texts.t())) * 0.5;
+        var target = matchedAnchors.matmul(matchedAnchors.t()).Plus(texts.matmul(texts.t())).MulBy(0.5);
         if (detachTarget) target = target.detach();
         return (s - target).abs().mean().MoveToOuterDisposeScope();
     }

@@ -191,7 +191,7 @@ public sealed class RecModel : nn.Module
         var (objectness, cells) = cellObjectness.view(b, h * w).topk(k, dim: 1);
         var anchorOfCell = bestAnchor.view(b, h * w).gather(1, cells);     // (B, K)
         var flatBoxes = decoded.narrow(-1, 0, 4).reshape(b, 3 * h * w, 4);
-        var boxIndex = (anchorOfCell * (h * w) + cells).unsqueeze(-1).expand(b, k, 4);
+        var boxIndex = anchorOfCell.MulBy(h * w).Plus(cells).unsqueeze(-1).expand(b, k, 4);
         var boxes = flatBoxes.gather(1, boxIndex);
         var features = output.Features.Select(f => f.detach().MoveToOuterDisposeScope()).ToArray();
         return new FrozenVisual(features, cells.MoveToOuterDisposeScope(), boxes.MoveToOuterDisposeScope(), objectness.MoveToOuterDisposeScope());

@@ -1,3 +1,4 @@
+using GroundSharp.Training;
 using GroundSharp.Eval;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -62,7 +63,7 @@ public static class RecTrainer
     public static List<RecTrainingStep> Train(RecModel model, RecTrainingData data, RecTrainingOptions options, Action<RecTrainingStep>? onStep = null)
     {
         if (options.Epochs < 0 || options.BatchSize < 2) throw new GroundSharpException("epochs must be >= 0 and the batch size >= 2 (the loss contrasts images)");
-        using var optimizer = optim.Adam(model.TrainableParameters(), lr: options.LearningRate);
+        using var optimizer = new OwnedScalarAdam(model.TrainableParameters(), options.LearningRate);
         var random = new Random(options.Seed);
         var steps = new List<RecTrainingStep>();
         model.train();

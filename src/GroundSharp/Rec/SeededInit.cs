@@ -23,7 +23,7 @@ internal static class SeededInit
                     // He-normal (fan-in, ReLU gain): PyTorch's default shrinks activations ~√3 per layer, and through
                     // DarkNet's 75 convs a fresh detector's features would vanish (~1e-6) before any training.
                     double std = Math.Sqrt(2.0 / (conv.weight!.shape[1] * conv.weight.shape[2] * conv.weight.shape[3]));
-                    using (var n = randn(conv.weight.shape, generator: generator)) conv.weight.copy_(n * std);
+                    using (var n = randn(conv.weight.shape, generator: generator)) conv.weight.copy_(n.MulBy(std));
                     conv.bias?.zero_();
                     break;
                 case Linear linear:
@@ -39,11 +39,11 @@ internal static class SeededInit
                     foreach (var p in gru.parameters()) Uniform(p, bound, generator);
                     break;
                 case BatchNorm2d bn:
-                    bn.weight!.fill_(1.0);
+                    bn.weight!.FillWith(1.0);
                     bn.bias!.zero_();
                     break;
                 case LayerNorm norm:
-                    norm.weight!.fill_(1.0);
+                    norm.weight!.FillWith(1.0);
                     norm.bias!.zero_();
                     break;
             }
@@ -53,7 +53,7 @@ internal static class SeededInit
     private static void Uniform(Tensor p, double bound, Generator generator)
     {
         using var u = rand(p.shape, generator: generator);
-        using var scaled = u * (2 * bound) - bound;
+        using var scaled = u.MulBy(2 * bound).Minus(bound);
         p.copy_(scaled);
     }
 }

@@ -74,22 +74,22 @@ public sealed class YoloLoss(DetectorConfig config)
                     if (targets[b].Count == 0) continue;
                     var gt = tensor(targets[b].SelectMany(x => new[] { (float)x.Box.X1, (float)x.Box.Y1, (float)x.Box.X2, (float)x.Box.Y2 }).ToArray(), [targets[b].Count, 4]).to(device);
                     var best = PairwiseIou(decoded[b].narrow(-1, 0, 4).reshape(-1, 4), gt).max(1).values.view(3, h, w);
-                    background[b].masked_fill_(best > IgnoreIou, 0);
+                    background[b].MaskedFillWithInPlace(best.IsGreaterThan(IgnoreIou), 0);
                 }
             }
 
             var xyLoss = F.binary_cross_entropy_with_logits(raw.narrow(-1, 0, 2), offsets.narrow(-1, 0, 2), reduction: nn.Reduction.None).sum(-1);
-            var whLoss = (raw.narrow(-1, 2, 2) - offsets.narrow(-1, 2, 2)).square().sum(-1) * 0.5;
-            boxLoss = boxLoss + ((xyLoss + whLoss) * weight * responsible).sum();
+            var whLoss = (raw.narrow(-1, 2, 2) - offsets.narrow(-1, 2, 2)).Squared().sum(-1).MulBy(0.5);
+            boxLoss = boxLoss.Plus((xyLoss.Plus(whLoss) * weight * responsible).sum());
             var objBce = F.binary_cross_entropy_with_logits(raw[TensorIndex.Ellipsis, 4], responsible, reduction: nn.Reduction.None);
-            objLoss = objLoss + (objBce * (responsible + background)).sum();
+            objLoss = objLoss.Plus((objBce * responsible.Plus(background)).sum());
             var clsBce = F.binary_cross_entropy_with_logits(raw.narrow(-1, 5, _config.NumClasses), classes, reduction: nn.Reduction.None).sum(-1);
-            clsLoss = clsLoss + (clsBce * responsible).sum();
+            clsLoss = clsLoss.Plus((clsBce * responsible).sum());
         }
-        boxLoss = boxLoss / batch;
-        objLoss = objLoss / batch;
-        clsLoss = clsLoss / batch;
-        var total = boxLoss + objLoss + clsLoss;
+        boxLoss = boxLoss.DivBy(batch);
+        objLoss = objLoss.DivBy(batch);
+        clsLoss = clsLoss.DivBy(batch);
+        var total = boxLoss.Plus(objLoss).Plus(clsLoss);
         return new DetectorLossTerms(total.MoveToOuterDisposeScope(), boxLoss.MoveToOuterDisposeScope(),
             objLoss.MoveToOuterDisposeScope(), clsLoss.MoveToOuterDisposeScope());
     }
@@ -100,12 +100,12 @@ public sealed class YoloLoss(DetectorConfig config)
         using var scope = NewDisposeScope();
         var lt = maximum(a.narrow(1, 0, 2).unsqueeze(1), b.narrow(1, 0, 2).unsqueeze(0));
         var rb = minimum(a.narrow(1, 2, 2).unsqueeze(1), b.narrow(1, 2, 2).unsqueeze(0));
-        var wh = (rb - lt).clamp_min(0);
+        var wh = (rb - lt).ClampMinZero();
         var inter = wh[TensorIndex.Ellipsis, 0] * wh[TensorIndex.Ellipsis, 1];
-        var areaA = ((a[TensorIndex.Colon, 2] - a[TensorIndex.Colon, 0]) * (a[TensorIndex.Colon, 3] - a[TensorIndex.Colon, 1])).clamp_min(0);
-        var areaB = ((b[TensorIndex.Colon, 2] - b[TensorIndex.Colon, 0]) * (b[TensorIndex.Colon, 3] - b[TensorIndex.Colon, 1])).clamp_min(0);
-        var union = areaA.unsqueeze(1) + areaB.unsqueeze(0) - inter;
-        return (inter / union.clamp_min(1e-9)).MoveToOuterDisposeScope();
+        var areaA = ((a[TensorIndex.Colon, 2] - a[TensorIndex.Colon, 0]) * (a[TensorIndex.Colon, 3] - a[TensorIndex.Colon, 1])).ClampMinZero();
+        var areaB = ((b[TensorIndex.Colon, 2] - b[TensorIndex.Colon, 0]) * (b[TensorIndex.Colon, 3] - b[TensorIndex.Colon, 1])).ClampMinZero();
+        var union = areaA.unsqueeze(1).Plus(areaB.unsqueeze(0)) - inter;
+        return (inter / union.ClampMin(1e-9)).MoveToOuterDisposeScope();
     }
 
     private sealed record ScaleTargets(float[] Responsible, float[] Background, float[] Weight, float[] Offsets, float[] Classes);

@@ -103,7 +103,7 @@ public sealed class YoloV3 : nn.Module
         double prior = Math.Log(0.01 / 0.99);
         foreach (var branch in new[] { head32, head16, head8 })
             for (int a = 0; a < DetectorConfig.AnchorsPerCell; a++)
-                branch.output.bias![a * Config.ValuesPerAnchor + 4].fill_(prior);
+                branch.output.bias![a * Config.ValuesPerAnchor + 4].FillWith(prior);
     }
 
     /// <summary>Normalised images (B, 3, S, S), values in [0, 1] as Darknet feeds them → raw outputs and features per scale.</summary>
@@ -144,13 +144,15 @@ public sealed class YoloV3 : nn.Module
         var mask = DetectorConfig.AnchorMask(scale);
         var anchorW = tensor(mask.Select(i => (float)Config.Anchors[i][0]).ToArray(), dtype: raw.dtype, device: raw.device).view(1, 3, 1, 1);
         var anchorH = tensor(mask.Select(i => (float)Config.Anchors[i][1]).ToArray(), dtype: raw.dtype, device: raw.device).view(1, 3, 1, 1);
-        var cols = arange(w, dtype: raw.dtype, device: raw.device).view(1, 1, 1, w);
-        var rows = arange(h, dtype: raw.dtype, device: raw.device).view(1, 1, h, 1);
-        var cx = (raw[TensorIndex.Ellipsis, 0].sigmoid() + cols) * stride;
-        var cy = (raw[TensorIndex.Ellipsis, 1].sigmoid() + rows) * stride;
+        var cols = TensorScalars.Arange(w, raw.dtype, raw.device).view(1, 1, 1, w);
+        var rows = TensorScalars.Arange(h, raw.dtype, raw.device).view(1, 1, h, 1);
+        var cx = raw[TensorIndex.Ellipsis, 0].sigmoid().Plus(cols).MulBy(stride);
+        var cy = raw[TensorIndex.Ellipsis, 1].sigmoid().Plus(rows).MulBy(stride);
         var bw = raw[TensorIndex.Ellipsis, 2].exp() * anchorW;
         var bh = raw[TensorIndex.Ellipsis, 3].exp() * anchorH;
-        var boxes = stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], -1);
+        var halfW = bw.DivBy(2);
+        var halfH = bh.DivBy(2);
+        var boxes = stack([cx - halfW, cy - halfH, cx.Plus(halfW), cy.Plus(halfH)], -1);
         var scores = raw[TensorIndex.Ellipsis, TensorIndex.Slice(4)].sigmoid();
         return cat([boxes, scores], -1).MoveToOuterDisposeScope();
     }
@@ -173,7 +175,7 @@ public sealed class YoloV3 : nn.Module
             var rows = decoded[b];
             var classScores = rows.narrow(1, 5, Config.NumClasses) * rows.narrow(1, 4, 1);
             var (best, bestClass) = classScores.max(1);
-            var keep = (best >= scoreThreshold).nonzero().view(-1).data<long>().ToArray();
+            var keep = best.IsAtLeast(scoreThreshold).nonzero().view(-1).data<long>().ToArray();
             var boxes = rows.narrow(1, 0, 4).data<double>().ToArray();
             var scores = best.data<double>().ToArray();
             var classes = bestClass.data<long>().ToArray();

@@ -159,7 +159,7 @@ public sealed class AlbefPretrainer : IDisposable
         var mask = batch.AttentionMask;
         bool distill = Config.Distill;
 
-        using (no_grad()) Model.temp.clamp_(0.001, 0.5);
+        using (no_grad()) Model.temp.ClampInPlace(0.001, 0.5);
         var imageEmbeds = Model.EncodeImage(batch.Images);
         Tensor? lossTags = null;
         if (objectives.Tags)
@@ -171,7 +171,7 @@ public sealed class AlbefPretrainer : IDisposable
             var targets = batch.Tags.to_type(dtype);
             var clsLogits = TagHead.forward(imageEmbeds.select(1, 0));
             var patchLogits = TagHead.forward(imageEmbeds.narrow(1, 1, imageEmbeds.shape[1] - 1)).max(1).values;
-            lossTags = (F.binary_cross_entropy_with_logits(clsLogits, targets) + F.binary_cross_entropy_with_logits(patchLogits, targets)) / 2;
+            lossTags = F.binary_cross_entropy_with_logits(clsLogits, targets).Plus(F.binary_cross_entropy_with_logits(patchLogits, targets)).DivBy(2.0);
         }
         if (!objectives.Itc && !objectives.Itm && !objectives.Mlm && !objectives.Amc)
         {
@@ -209,8 +209,8 @@ public sealed class AlbefPretrainer : IDisposable
             {
                 var simI2tM = imageFeatM.matmul(textFeatAll) / Model.temp;
                 var simT2iM = textFeatM.matmul(imageFeatAll) / Model.temp;
-                targetsI2t = simI2tM.softmax(1).MulBy(alpha) + oneHot.MulBy(1 - alpha);
-                targetsT2i = simT2iM.softmax(1).MulBy(alpha) + oneHot.MulBy(1 - alpha);
+                targetsI2t = simI2tM.softmax(1).MulBy(alpha).Plus(oneHot.MulBy(1 - alpha));
+                targetsT2i = simT2iM.softmax(1).MulBy(alpha).Plus(oneHot.MulBy(1 - alpha));
             }
             else
             {
@@ -230,7 +230,7 @@ public sealed class AlbefPretrainer : IDisposable
         }
         var lossI2t = -(simI2t.log_softmax(1) * targetsI2t).sum(1).mean();
         var lossT2i = -(simT2i.log_softmax(1) * targetsT2i).sum(1).mean();
-        var lossItc = (lossI2t + lossT2i) / 2;
+        var lossItc = lossI2t.Plus(lossT2i).DivBy(2.0);
 
         bool amcOn = objectives.Amc && batch.BoxCount > 0;
         bool itmOn = objectives.Itm && b >= 2;
@@ -273,8 +273,8 @@ public sealed class AlbefPretrainer : IDisposable
         if (objectives.Mlm)
         {
             using var masked = MlmMasking.Mask(ids, mlmTokens, Config.MlmProbability, generator);
-            var chosen = masked.Labels.ne(MlmMasking.IgnoreIndex);
-            if (chosen.any().ToBoolean())
+            var chosen = masked.Labels.IsNotEqualTo(MlmMasking.IgnoreIndex);
+            if (chosen.any().ValueAsBoolean())
             {
                 // The vocabulary projection only at the masked positions: the loss reads no other (the same values
                 // as ALBEF's full-sequence logits with ignore_index, at ~15 % of the cost of the largest matmul).
@@ -288,18 +288,18 @@ public sealed class AlbefPretrainer : IDisposable
                     using (no_grad())
                         soft = Momentum.MlmLogits(AtMasked(Momentum.Fuse(Momentum.EncodeText(masked.InputIds, mask), mask, imageEmbedsM!))).softmax(-1);
                     var distillLoss = (-(logits.log_softmax(-1) * soft).sum(-1)).mean();
-                    lossMlm = ce.MulBy(1 - alpha) + distillLoss.MulBy(alpha);
+                    lossMlm = ce.MulBy(1 - alpha).Plus(distillLoss.MulBy(alpha));
                 }
                 else lossMlm = ce;
             }
         }
 
         Tensor total = zeros(new long[0], dtype: dtype, device: imageFeat.device);
-        if (objectives.Itc) total = total + lossItc;
-        if (lossItm is not null) total = total + lossItm;
-        if (lossMlm is not null) total = total + lossMlm;
-        if (lossAmc is not null) total = total + lossAmc;
-        if (lossTags is not null) total = total + lossTags;
+        if (objectives.Itc) total = total.Plus(lossItc);
+        if (lossItm is not null) total = total.Plus(lossItm);
+        if (lossMlm is not null) total = total.Plus(lossMlm);
+        if (lossAmc is not null) total = total.Plus(lossAmc);
+        if (lossTags is not null) total = total.Plus(lossTags);
         return new PretrainLosses
         {
             Tags = lossTags?.detach().MoveToOuterDisposeScope(),
@@ -328,7 +328,7 @@ public sealed class AlbefPretrainer : IDisposable
         var boxIdx = tensor(boxRows, dtype: ScalarType.Int64, device: device);
         // Trimmed to the box samples' own longest text: the AMC GradCAM (the authors' mean over the padded
         // length, then min-max with an epsilon) must not depend on the caption-only batch-mates.
-        long boxLength = mask.index_select(0, boxIdx).sum(1).max().ToInt64();
+        long boxLength = mask.index_select(0, boxIdx).sum(1).max().ValueAsInt64();
         var boxMask = mask.index_select(0, boxIdx).narrow(1, 0, boxLength);
 
         Tensor? otherLogits = null;
@@ -459,7 +459,7 @@ public sealed class AlbefPretrainer : IDisposable
             }
             _amcPointerNaming = byName.ContainsKey("queue_ptr_img") && !byName.ContainsKey("queue_ptr");
             var ptr = byName.GetValueOrDefault("queue_ptr") ?? byName.GetValueOrDefault("queue_ptr_img");
-            QueuePointer = queuesLoaded && ptr is not null && Config.QueueSize > 0 ? ptr.to_type(ScalarType.Int64).flatten()[0].ToInt64() % Config.QueueSize : 0;
+            QueuePointer = queuesLoaded && ptr is not null && Config.QueueSize > 0 ? ptr.to_type(ScalarType.Int64).flatten()[0].ValueAsInt64() % Config.QueueSize : 0;
             if (fromModel > 0 && loaded > 0) notes.Add($"{fromModel} momentum tensors were missing or mis-shaped and were copied from the model");
             return new PretrainLoadReport(modelReport, loaded, fromModel, queuesLoaded, notes);
         }

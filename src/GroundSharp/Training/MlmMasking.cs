@@ -36,16 +36,16 @@ public static class MlmMasking
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var device = inputIds.device;
-        var special = inputIds.eq(tokens.PadId).logical_or(inputIds.eq(tokens.ClsId)).logical_or(inputIds.eq(tokens.SepId));
-        var chosen = full(inputIds.shape, probability, dtype: ScalarType.Float32, device: device).bernoulli(generator: generator).to_type(ScalarType.Bool)
+        var special = inputIds.IsEqualTo(tokens.PadId).logical_or(inputIds.IsEqualTo(tokens.ClsId)).logical_or(inputIds.IsEqualTo(tokens.SepId));
+        var chosen = TensorScalars.Full(inputIds.shape, probability, ScalarType.Float32, device).bernoulli(generator: generator).to_type(ScalarType.Bool)
             .logical_and(special.logical_not());
-        var labels = where(chosen, inputIds, full_like(inputIds, IgnoreIndex));
-        var replaced = full(inputIds.shape, 0.8, dtype: ScalarType.Float32, device: device).bernoulli(generator: generator).to_type(ScalarType.Bool)
+        var labels = where(chosen, inputIds, TensorScalars.FullLike(inputIds, IgnoreIndex));
+        var replaced = TensorScalars.Full(inputIds.shape, 0.8, ScalarType.Float32, device).bernoulli(generator: generator).to_type(ScalarType.Bool)
             .logical_and(chosen);
-        var randomised = full(inputIds.shape, 0.5, dtype: ScalarType.Float32, device: device).bernoulli(generator: generator).to_type(ScalarType.Bool)
+        var randomised = TensorScalars.Full(inputIds.shape, 0.5, ScalarType.Float32, device).bernoulli(generator: generator).to_type(ScalarType.Bool)
             .logical_and(chosen).logical_and(replaced.logical_not());
         var randomWords = randint(tokens.VocabSize, inputIds.shape, dtype: ScalarType.Int64, device: device, generator: generator);
-        var ids = where(replaced, full_like(inputIds, tokens.MaskId), inputIds);
+        var ids = where(replaced, TensorScalars.FullLike(inputIds, tokens.MaskId), inputIds);
         ids = where(randomised, randomWords, ids);
         return new MaskedTokens(ids.MoveToOuterDisposeScope(), labels.MoveToOuterDisposeScope());
     }
@@ -72,10 +72,10 @@ public static class HardNegatives
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var weights = similarity.detach().to_type(ScalarType.Float64).softmax(1);
-        weights = weights * (1.0 - eye(b, dtype: ScalarType.Float64, device: weights.device));
+        weights = weights * eye(b, dtype: ScalarType.Float64, device: weights.device).SubtractedFrom(1.0);
         // A row whose off-diagonal mass underflowed to zero falls back to uniform over the other columns.
-        var empty = weights.sum(1, keepdim: true).le(0);
-        var others = 1.0 - eye(b, dtype: ScalarType.Float64, device: weights.device);
+        var empty = weights.sum(1, keepdim: true).IsAtMost(0);
+        var others = eye(b, dtype: ScalarType.Float64, device: weights.device).SubtractedFrom(1.0);
         weights = where(empty, others, weights);
         if (excluded is not null)
         {
@@ -89,11 +89,11 @@ public static class HardNegatives
             }
             others = tensor(allowed, new long[] { b, b }, dtype: ScalarType.Float64, device: weights.device);
             weights = weights * others;
-            weights = where(weights.sum(1, keepdim: true).le(0), others, weights);
+            weights = where(weights.sum(1, keepdim: true).IsAtMost(0), others, weights);
         }
         // Mixed in only when asked, so that the default draws exactly ALBEF's samples.
         if (randomFraction > 0)
-            weights = (weights / weights.sum(1, keepdim: true)).MulBy(1 - randomFraction) + (others / others.sum(1, keepdim: true)).MulBy(randomFraction);
+            weights = (weights / weights.sum(1, keepdim: true)).MulBy(1 - randomFraction).Plus((others / others.sum(1, keepdim: true)).MulBy(randomFraction));
         var picks = multinomial(weights, 1, replacement: false, generator: generator).view(-1);
         return picks.cpu().data<long>().ToArray();
     }

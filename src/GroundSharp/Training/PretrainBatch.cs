@@ -113,12 +113,12 @@ public sealed class PretrainLosses : IDisposable
     /// <summary>The values as doubles (for logging), under the names used in the metrics log.</summary>
     public Dictionary<string, double> ToValues()
     {
-        var values = new Dictionary<string, double> { ["loss"] = Total.detach().cpu().ToDouble() };
-        if (Itc is not null) values["itc"] = Itc.cpu().ToDouble();
-        if (Itm is not null) values["itm"] = Itm.cpu().ToDouble();
-        if (Mlm is not null) values["mlm"] = Mlm.cpu().ToDouble();
-        if (Amc is not null) values["amc"] = Amc.cpu().ToDouble();
-        if (Tags is not null) values["tags"] = Tags.cpu().ToDouble();
+        var values = new Dictionary<string, double> { ["loss"] = Total.detach().cpu().ValueAsDouble() };
+        if (Itc is not null) values["itc"] = Itc.cpu().ValueAsDouble();
+        if (Itm is not null) values["itm"] = Itm.cpu().ValueAsDouble();
+        if (Mlm is not null) values["mlm"] = Mlm.cpu().ValueAsDouble();
+        if (Amc is not null) values["amc"] = Amc.cpu().ValueAsDouble();
+        if (Tags is not null) values["tags"] = Tags.cpu().ValueAsDouble();
         return values;
     }
 

@@ -267,7 +267,7 @@ public sealed class Trainer
             new(decay, new AdamW.Options { LearningRate = cfg.Lr, weight_decay = cfg.WeightDecay }),
             new(noDecay, new AdamW.Options { LearningRate = cfg.Lr, weight_decay = 0.0 }),
         };
-        return optim.AdamW(groups, cfg.Lr, weight_decay: cfg.WeightDecay);
+        return new OwnedScalarAdamW(groups, cfg.Lr, cfg.WeightDecay);
     }
 
     /// <summary>The optimizer's per-parameter states in parameter order (TorchSharp lists them group by group).</summary>
