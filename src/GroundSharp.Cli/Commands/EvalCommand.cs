@@ -32,18 +32,21 @@ public static class EvalCommand
         var layer = new Option<int?>("--layer") { Description = "GradCAM layer (default: the config's)" };
         var device = new Option<string>("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
         var limit = new Option<int?>("--limit") { Description = "evaluate at most N phrases (a quick look)" };
+        var savePredictions = new Option<bool>("--save-predictions") { Description = "also write predictions.jsonl: one line per phrase (image, phrase, point, box, score, ground truth, hit)" };
+        var predictionMaps = new Option<bool>("--prediction-maps") { Description = "with --save-predictions: add each phrase's GradCAM grid map" };
         var method = new Option<string>("--method") { Description = "gradcam (ALBEF/AMC heatmaps) or rec (anchor-based REC checkpoint: IoU@0.5 of its chosen anchor box)", DefaultValueFactory = _ => "gradcam" };
         var cmd = new Command("eval", "Evaluate grounding on a dataset split: GradCAM (pointing game; box selection with --proposals) or REC (IoU@0.5).")
         {
-            data, split, format, imageRoot, checkpoint, config, vocab, proposals, shard, output, layer, device, limit, method,
+            data, split, format, imageRoot, checkpoint, config, vocab, proposals, shard, output, layer, device, limit, savePredictions, predictionMaps, method,
         };
         cmd.SetAction(r => CliRunner.Run(() => r.GetValue(method) switch
         {
             "gradcam" => Execute(r.GetValue(data)!, r.GetValue(split)!, r.GetValue(format), r.GetValue(imageRoot), r.GetValue(checkpoint),
                 r.GetValue(config), r.GetValue(vocab), r.GetValue(proposals), r.GetValue(shard)!, r.GetValue(output)!, r.GetValue(layer),
-                r.GetValue(device)!, r.GetValue(limit)),
+                r.GetValue(device)!, r.GetValue(limit), r.GetValue(savePredictions), r.GetValue(predictionMaps)),
             "rec" => ExecuteRec(r.GetValue(data)!, r.GetValue(split)!, r.GetValue(format), r.GetValue(imageRoot), r.GetValue(checkpoint),
-                GradCamOnly(r.GetValue(config) is not null, r.GetValue(vocab) is not null, r.GetValue(proposals), r.GetValue(layer) is not null),
+                GradCamOnly(r.GetValue(config) is not null, r.GetValue(vocab) is not null, r.GetValue(proposals), r.GetValue(layer) is not null,
+                    r.GetValue(savePredictions), r.GetValue(predictionMaps)),
                 r.GetValue(shard)!, r.GetValue(output)!, r.GetValue(device)!, r.GetValue(limit)),
             var other => throw new GroundSharpException($"--method '{other}' is unknown (gradcam, rec)"),
         }));
@@ -105,8 +108,9 @@ public static class EvalCommand
     }
 
     public static int Execute(string data, string split, string? format, string? imageRoot, string? checkpoint, string? configPath, string? vocabPath,
-        bool proposals, string shardText, string outDir, int? layer, string device, int? limit)
+        bool proposals, string shardText, string outDir, int? layer, string device, int? limit, bool savePredictions = false, bool predictionMaps = false)
     {
+        if (predictionMaps && !savePredictions) throw new GroundSharpException("--prediction-maps: only with --save-predictions");
         CheckLimit(limit);
         var (shardIndex, shardCount) = ParseShard(shardText);
         var fmt = DetectFormat(data, format);
@@ -118,9 +122,16 @@ public static class EvalCommand
         });
         var items = ReadItems(data, split, fmt, imageRoot, proposals);
         // TorchSharp's transient Scalar error (docs/torchsharp-native.md): the evaluation is deterministic, so it is redone.
-        var report = TransientNativeError.Retry("the evaluation",
-            () => RunWithProgress(evaluator, items, $"{fmt}:{Path.GetFileName(Path.TrimEndingDirectorySeparator(data))}", split, model.Source), Console.Error.WriteLine);
-        Write(report, outDir, shardCount > 1 ? $"report-shard{shardIndex}of{shardCount}" : "report");
+        var predictions = savePredictions ? new List<string>() : null;
+        var report = TransientNativeError.Retry("the evaluation", () =>
+        {
+            predictions?.Clear(); // a redo starts the lines afresh
+            return RunWithProgress(evaluator, items, $"{fmt}:{Path.GetFileName(Path.TrimEndingDirectorySeparator(data))}", split, model.Source,
+                predictions is null ? null : (item, result, hit) => predictions.Add(PhrasePredictions.ToJsonLine(item, result, hit, predictionMaps)));
+        }, Console.Error.WriteLine);
+        string name = shardCount > 1 ? $"report-shard{shardIndex}of{shardCount}" : "report";
+        Write(report, outDir, name);
+        if (predictions is not null) WritePredictions(predictions, Path.Combine(outDir, PhrasePredictions.FileFor(name)));
         return 0;
     }
 
@@ -131,9 +142,10 @@ public static class EvalCommand
     }
 
     /// <summary>The GradCAM-only options given, to refuse them with --method rec (null when none was given).</summary>
-    private static string? GradCamOnly(bool config, bool vocab, bool proposals, bool layer)
+    private static string? GradCamOnly(bool config, bool vocab, bool proposals, bool layer, bool savePredictions, bool predictionMaps)
     {
-        var given = new[] { (config, "--config"), (vocab, "--vocab"), (proposals, "--proposals"), (layer, "--layer") }.Where(x => x.Item1).Select(x => x.Item2).ToList();
+        var given = new[] { (config, "--config"), (vocab, "--vocab"), (proposals, "--proposals"), (layer, "--layer"), (savePredictions, "--save-predictions"), (predictionMaps, "--prediction-maps") }
+            .Where(x => x.Item1).Select(x => x.Item2).ToList();
         return given.Count == 0 ? null : string.Join(", ", given);
     }
 
@@ -166,7 +178,8 @@ public static class EvalCommand
         return 0;
     }
 
-    private static EvalReport RunWithProgress(GroundingEvaluator evaluator, IEnumerable<GroundingEvalItem> items, string dataset, string split, string model)
+    private static EvalReport RunWithProgress(GroundingEvaluator evaluator, IEnumerable<GroundingEvalItem> items, string dataset, string split, string model,
+        Action<GroundingEvalItem, GroundingResult, bool>? prediction)
     {
         if (!AnsiConsole.Profile.Capabilities.Interactive)
         {
@@ -177,7 +190,7 @@ public static class EvalCommand
                 if (sw.Elapsed - last < TimeSpan.FromSeconds(10)) return;
                 last = sw.Elapsed;
                 Console.Error.WriteLine($"{n} phrases, {imgs} images, {n / sw.Elapsed.TotalSeconds:F1} phrases/s");
-            });
+            }, prediction);
         }
         EvalReport? report = null;
         AnsiConsole.Progress()
@@ -187,7 +200,7 @@ public static class EvalCommand
                 var task = ctx.AddTask("evaluating", maxValue: double.MaxValue);
                 var sw = Stopwatch.StartNew();
                 report = evaluator.Run(items, dataset, split, model, (n, imgs) =>
-                    task.Description = $"{n} phrases, {imgs} images, {n / sw.Elapsed.TotalSeconds:F1} phrases/s");
+                    task.Description = $"{n} phrases, {imgs} images, {n / sw.Elapsed.TotalSeconds:F1} phrases/s", prediction);
             });
         return report!;
     }
@@ -201,8 +214,21 @@ public static class EvalCommand
             try { shards.Add(JsonSerializer.Deserialize<EvalReport>(File.ReadAllText(p), EvalReport.Json) ?? throw new GroundSharpException($"{p}: empty report")); }
             catch (JsonException e) { throw new GroundSharpException($"{p}: not an eval report: {ValueDescriptions.Of(e)}", e); }
         }
+        // The shards' predictions (written next to their reports by --save-predictions) are concatenated in the reports' order.
+        var predictionFiles = reportPaths.Select(p => Path.Combine(Path.GetDirectoryName(Path.GetFullPath(p))!, PhrasePredictions.FileFor(Path.GetFileNameWithoutExtension(p)))).ToList();
+        int withPredictions = predictionFiles.Count(File.Exists);
+        if (withPredictions > 0 && withPredictions < predictionFiles.Count)
+            throw new GroundSharpException($"{predictionFiles.First(f => !File.Exists(f))} not found: some shards were run with --save-predictions and some without");
         Write(EvalReport.Merge(shards), outDir, "report");
+        if (withPredictions > 0)
+            WritePredictions(predictionFiles.SelectMany(f => File.ReadLines(f).Where(l => l.Length > 0)).ToList(), Path.Combine(outDir, PhrasePredictions.FileFor("report")));
         return 0;
+    }
+
+    private static void WritePredictions(IReadOnlyList<string> lines, string path)
+    {
+        AtomicFile.WriteAllText(path, string.Concat(lines.Select(l => l + "\n")));
+        AnsiConsole.MarkupLine($"wrote [bold]{CliRunner.Esc(path)}[/] ({lines.Count} predictions)");
     }
 
     private static void Write(EvalReport report, string outDir, string name)

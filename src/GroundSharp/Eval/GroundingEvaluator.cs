@@ -107,7 +107,9 @@ public sealed record EvalReport
 public sealed class GroundingEvaluator(Grounder grounder, EvalOptions options)
 {
     /// <param name="progress">called after each image with (items done, images done).</param>
-    public EvalReport Run(IEnumerable<GroundingEvalItem> items, string dataset, string split, string model, Action<int, int>? progress = null)
+    /// <param name="prediction">called for each phrase with its item, its grounding and whether it is a pointing hit.</param>
+    public EvalReport Run(IEnumerable<GroundingEvalItem> items, string dataset, string split, string model, Action<int, int>? progress = null,
+        Action<GroundingEvalItem, GroundingResult, bool>? prediction = null)
     {
         if (options.ShardCount < 1 || options.ShardIndex < 0 || options.ShardIndex >= options.ShardCount)
             throw new GroundSharpException($"bad shard {options.ShardIndex}/{options.ShardCount}: use i/n with 0 <= i < n");
@@ -135,6 +137,7 @@ public sealed class GroundingEvaluator(Grounder grounder, EvalOptions options)
                 bool hit = PointingGame.IsHit(r.Point, item.GtBoxes);
                 hits.Add((item.GtBoxes, hit));
                 pointing.Add(hit, item.Split, item.Categories);
+                prediction?.Invoke(item, r, hit);
                 if (recall is null) continue;
                 if (item.Proposals is null || item.Proposals.Count == 0)
                     throw new GroundSharpException($"{item.QueryId ?? item.Text}: --proposals was given but this item has no proposals");

@@ -77,6 +77,45 @@ public class EvalCliTests
     }
 
     [Fact]
+    public void SavePredictions_WritesOneLinePerPhrase_AndMergeJoinsTheShards()
+    {
+        var dir = CliProcess.TempDir();
+        var data = WriteDataset(dir);
+        var whole = CliProcess.Run(Args(data, Path.Combine(dir, "whole"), "--save-predictions", "--prediction-maps"));
+        Assert.True(whole.ExitCode == 0, whole.StdErr);
+        var report = Read(Path.Combine(dir, "whole", "report.json"));
+        var lines = File.ReadAllLines(Path.Combine(dir, "whole", "predictions.jsonl"));
+        Assert.Equal(6, lines.Length);
+        var items = lines.Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(report.Pointing.Overall.Hits, items.Count(i => i.GetProperty("hit").GetBoolean()));
+        foreach (var i in items)
+        {
+            Assert.True(File.Exists(i.GetProperty("image").GetString()));
+            Assert.Contains(i.GetProperty("phrase").GetString(), new[] { "qdaw qdwd qdkw", "qdbs qcqi" });
+            Assert.Equal(2, i.GetProperty("point").GetArrayLength());
+            Assert.Equal(4, i.GetProperty("gtBoxes")[0].GetArrayLength());
+            var grid = i.GetProperty("gridSize");
+            Assert.Equal(grid[0].GetInt32() * grid[1].GetInt32(), i.GetProperty("gridMap").GetArrayLength());
+        }
+
+        foreach (var s in new[] { "0/2", "1/2" })
+            Assert.Equal(0, CliProcess.Run(Args(data, Path.Combine(dir, "shards"), "--shard", s, "--save-predictions", "--prediction-maps")).ExitCode);
+        string[] shardReports = { Path.Combine(dir, "shards", "report-shard0of2.json"), Path.Combine(dir, "shards", "report-shard1of2.json") };
+        var merged = CliProcess.Run(new[] { "eval", "merge", "--out", Path.Combine(dir, "merged") }.Concat(shardReports).ToArray());
+        Assert.True(merged.ExitCode == 0, merged.StdErr);
+        Assert.Equal(lines.Order(), File.ReadAllLines(Path.Combine(dir, "merged", "predictions.jsonl")).Order());
+
+        // A shard without predictions cannot be merged with ones that have them; maps need the predictions.
+        File.Delete(Path.Combine(dir, "shards", "predictions-shard1of2.jsonl"));
+        var partial = CliProcess.Run(new[] { "eval", "merge", "--out", Path.Combine(dir, "merged2") }.Concat(shardReports).ToArray());
+        Assert.Equal(2, partial.ExitCode);
+        Assert.Contains("predictions-shard1of2.jsonl not found", partial.StdErr);
+        var maps = CliProcess.Run(Args(data, Path.Combine(dir, "maps"), "--prediction-maps"));
+        Assert.Equal(2, maps.ExitCode);
+        Assert.Contains("only with --save-predictions", maps.StdErr);
+    }
+
+    [Fact]
     public void BadArgumentsGiveOneErrorLine()
     {
         var dir = CliProcess.TempDir();
