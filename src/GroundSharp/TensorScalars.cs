@@ -57,17 +57,9 @@ public static class TensorScalars
     /// <summary><c>x += y</c> in place (alpha 1).</summary>
     public static Tensor PlusInPlace(this Tensor x, Tensor y) => x.add_(y, One);
 
-    public static Tensor Plus(this Tensor x, double value)
-    {
-        using var s = value.ToScalar();
-        return x.add(s, One);
-    }
+    public static Tensor Plus(this Tensor x, double value) => With(value, s => x.add(s, One));
 
-    public static Tensor Minus(this Tensor x, double value)
-    {
-        using var s = value.ToScalar();
-        return x.sub(s);
-    }
+    public static Tensor Minus(this Tensor x, double value) => With(value, s => x.sub(s));
 
     /// <summary><c>value − x</c>, computed as <c>(−x) + value</c> (the same IEEE result, and what TorchSharp's operator does).</summary>
     public static Tensor SubtractedFrom(this Tensor x, double value)
@@ -77,32 +69,16 @@ public static class TensorScalars
         return negated.add(s, One);
     }
 
-    public static Tensor MulBy(this Tensor x, double value)
-    {
-        using var s = value.ToScalar();
-        return x.mul(s);
-    }
+    public static Tensor MulBy(this Tensor x, double value) => With(value, s => x.mul(s));
 
-    public static Tensor MulBy(this Tensor x, long value)
-    {
-        using var s = value.ToScalar();
-        return x.mul(s);
-    }
+    public static Tensor MulBy(this Tensor x, long value) => With(value, s => x.mul(s));
 
-    public static Tensor DivBy(this Tensor x, double value)
-    {
-        using var s = value.ToScalar();
-        return x.div(s);
-    }
+    public static Tensor DivBy(this Tensor x, double value) => With(value, s => x.div(s));
 
     /// <summary><c>max(x, 0)</c> elementwise.</summary>
     public static Tensor ClampMinZero(this Tensor x) => x.clamp_min(Zero);
 
-    public static Tensor ClampMin(this Tensor x, double min)
-    {
-        using var s = min.ToScalar();
-        return x.clamp_min(s);
-    }
+    public static Tensor ClampMin(this Tensor x, double min) => With(min, s => x.clamp_min(s));
 
     public static Tensor ClampInPlace(this Tensor x, double min, double max)
     {
@@ -111,72 +87,42 @@ public static class TensorScalars
         return x.clamp_(lo, hi);
     }
 
-    public static Tensor FillWith(this Tensor x, double value)
-    {
-        using var s = value.ToScalar();
-        return x.fill_(s);
-    }
+    public static Tensor FillWith(this Tensor x, double value) => With(value, s => x.fill_(s));
 
-    public static Tensor MaskedFillWith(this Tensor x, Tensor mask, double value)
-    {
-        using var s = value.ToScalar();
-        return x.masked_fill(mask, s);
-    }
+    public static Tensor MaskedFillWith(this Tensor x, Tensor mask, double value) => With(value, s => x.masked_fill(mask, s));
 
-    public static Tensor MaskedFillWithInPlace(this Tensor x, Tensor mask, double value)
-    {
-        using var s = value.ToScalar();
-        return x.masked_fill_(mask, s);
-    }
+    public static Tensor MaskedFillWithInPlace(this Tensor x, Tensor mask, double value) => With(value, s => x.masked_fill_(mask, s));
 
-    public static Tensor IsEqualTo(this Tensor x, long value)
-    {
-        using var s = value.ToScalar();
-        return x.eq(s);
-    }
+    public static Tensor IsEqualTo(this Tensor x, long value) => With(value, s => x.eq(s));
 
-    public static Tensor IsNotEqualTo(this Tensor x, long value)
-    {
-        using var s = value.ToScalar();
-        return x.ne(s);
-    }
+    public static Tensor IsNotEqualTo(this Tensor x, long value) => With(value, s => x.ne(s));
 
-    public static Tensor IsAtMost(this Tensor x, double value)
-    {
-        using var s = value.ToScalar();
-        return x.le(s);
-    }
+    public static Tensor IsAtMost(this Tensor x, double value) => With(value, s => x.le(s));
 
-    public static Tensor IsAtLeast(this Tensor x, double value)
-    {
-        using var s = value.ToScalar();
-        return x.ge(s);
-    }
+    public static Tensor IsAtLeast(this Tensor x, double value) => With(value, s => x.ge(s));
 
-    public static Tensor IsGreaterThan(this Tensor x, double value)
-    {
-        using var s = value.ToScalar();
-        return x.gt(s);
-    }
+    public static Tensor IsGreaterThan(this Tensor x, double value) => With(value, s => x.gt(s));
 
     /// <summary><c>torch.full(shape, value)</c>.</summary>
-    public static Tensor Full(long[] shape, double value, ScalarType dtype, Device? device = null)
-    {
-        using var s = value.ToScalar();
-        return full(shape, s, dtype: dtype, device: device);
-    }
+    public static Tensor Full(long[] shape, double value, ScalarType dtype, Device? device = null) => With(value, s => full(shape, s, dtype: dtype, device: device));
 
     /// <summary><c>torch.full_like(x, value)</c> for an integer value (an integer Scalar).</summary>
-    public static Tensor FullLike(Tensor x, long value)
-    {
-        using var s = value.ToScalar();
-        return full_like(x, s);
-    }
+    public static Tensor FullLike(Tensor x, long value) => With(value, s => full_like(x, s));
 
     /// <summary><c>torch.arange(n)</c>, through the overload that takes start, stop and step (the others add unowned ones).</summary>
-    public static Tensor Arange(long n, ScalarType dtype, Device? device = null)
+    public static Tensor Arange(long n, ScalarType dtype, Device? device = null) => With(n, stop => arange(Zero, stop, One, dtype: dtype, device: device));
+
+    /// <summary>Runs <paramref name="op"/> with <paramref name="value"/> as a Scalar that lives until it returns.</summary>
+    private static Tensor With(double value, Func<Scalar, Tensor> op)
     {
-        using var stop = n.ToScalar();
-        return arange(Zero, stop, One, dtype: dtype, device: device);
+        using var s = value.ToScalar();
+        return op(s);
+    }
+
+    /// <summary>As above with an integer Scalar (what the implicit conversion of an integer made).</summary>
+    private static Tensor With(long value, Func<Scalar, Tensor> op)
+    {
+        using var s = value.ToScalar();
+        return op(s);
     }
 }

@@ -17,36 +17,16 @@ public sealed class OwnedScalarAdamW : AdamW
     public override Tensor step(Func<Tensor>? closure = null) => _step<ParamGroup>(group =>
     {
         var o = (Options)group.Options;
-        double lr = o.LearningRate!.Value, beta1 = o.beta1!.Value, beta2 = o.beta2!.Value, eps = o.eps!.Value, weightDecay = o.weight_decay!.Value;
-        using var decay = (1 - lr * weightDecay).ToScalar();
-        using var b1 = beta1.ToScalar();
-        using var oneMinusB1 = (1 - beta1).ToScalar();
-        using var b2 = beta2.ToScalar();
-        using var oneMinusB2 = (1 - beta2).ToScalar();
-        using var epsilon = eps.ToScalar();
+        using var h = new AdamScalars(o.LearningRate!.Value, o.beta1!.Value, o.beta2!.Value, o.eps!.Value);
+        using var decay = (1 - h.Lr * o.weight_decay!.Value).ToScalar();
         foreach (var param in group.Parameters)
         {
             var state = (State)_state[param.Handle];
-            var grad = param.grad;
-            if (grad is null) continue;
+            if (param.grad is not { } grad) continue;
             if (o.maximize!.Value) grad = -grad;
             state.step += 1;
             param.mul_(decay);
-            double biasCorrection1 = 1 - Math.Pow(beta1, state.step), biasCorrection2 = 1 - Math.Pow(beta2, state.step);
-            state.exp_avg.mul_(b1).add_(grad, oneMinusB1);
-            state.exp_avg_sq.mul_(b2).addcmul_(grad, grad, oneMinusB2);
-            using var sqrtCorrection2 = Math.Sqrt(biasCorrection2).ToScalar();
-            Tensor denom;
-            if (o.amsgrad!.Value)
-            {
-                var previous = state.max_exp_avg_sq;
-                state.max_exp_avg_sq = maximum(previous, state.exp_avg_sq).DetachFromDisposeScope();
-                previous.Dispose();
-                denom = state.max_exp_avg_sq.sqrt().div(sqrtCorrection2).add_(epsilon, TensorScalars.One);
-            }
-            else denom = state.exp_avg_sq.sqrt().div(sqrtCorrection2).add_(epsilon, TensorScalars.One);
-            using var negativeStep = (-(lr / biasCorrection1)).ToScalar();
-            param.addcdiv_(state.exp_avg, denom, negativeStep);
+            h.Update(param, grad, state.exp_avg, state.exp_avg_sq, ref state.max_exp_avg_sq, o.amsgrad!.Value, state.step);
         }
     }, closure);
 }
@@ -59,36 +39,66 @@ public sealed class OwnedScalarAdam : Adam
     public override Tensor step(Func<Tensor>? closure = null) => _step<ParamGroup>(group =>
     {
         var o = (Options)group.Options;
-        double lr = o.LearningRate!.Value, beta1 = o.beta1!.Value, beta2 = o.beta2!.Value, eps = o.eps!.Value, weightDecay = o.weight_decay!.Value;
+        using var h = new AdamScalars(o.LearningRate!.Value, o.beta1!.Value, o.beta2!.Value, o.eps!.Value);
+        double weightDecay = o.weight_decay!.Value;
         using var decay = weightDecay.ToScalar();
-        using var b1 = beta1.ToScalar();
-        using var oneMinusB1 = (1 - beta1).ToScalar();
-        using var b2 = beta2.ToScalar();
-        using var oneMinusB2 = (1 - beta2).ToScalar();
-        using var epsilon = eps.ToScalar();
         foreach (var param in group.Parameters)
         {
             var state = (State)_state[param.Handle];
-            var grad = param.grad;
-            if (grad is null) continue;
+            if (param.grad is not { } grad) continue;
             if (o.maximize!.Value) grad = -grad;
             state.step += 1;
-            double biasCorrection1 = 1 - Math.Pow(beta1, state.step), biasCorrection2 = 1 - Math.Pow(beta2, state.step);
             if (weightDecay != 0) grad = grad.add(param, decay);
-            state.exp_avg.mul_(b1).add_(grad, oneMinusB1);
-            state.exp_avg_sq.mul_(b2).addcmul_(grad, grad.conj(), oneMinusB2);
-            using var sqrtCorrection2 = Math.Sqrt(biasCorrection2).ToScalar();
-            Tensor denom;
-            if (o.amsgrad!.Value)
-            {
-                var previous = state.max_exp_avg_sq;
-                state.max_exp_avg_sq = maximum(previous, state.exp_avg_sq).DetachFromDisposeScope();
-                previous.Dispose();
-                denom = state.max_exp_avg_sq.sqrt().div(sqrtCorrection2).add_(epsilon, TensorScalars.One);
-            }
-            else denom = state.exp_avg_sq.sqrt().div(sqrtCorrection2).add_(epsilon, TensorScalars.One);
-            using var negativeStep = (-(lr / biasCorrection1)).ToScalar();
-            param.addcdiv_(state.exp_avg, denom, negativeStep);
+            h.Update(param, grad, state.exp_avg, state.exp_avg_sq, ref state.max_exp_avg_sq, o.amsgrad!.Value, state.step);
         }
     }, closure);
+}
+
+/// <summary>One group's Adam constants as owned Scalars, and the moment update and parameter step Adam and AdamW share.</summary>
+internal sealed class AdamScalars : IDisposable
+{
+    private readonly double _beta1, _beta2;
+    private readonly Scalar _b1, _oneMinusB1, _b2, _oneMinusB2, _eps;
+
+    public AdamScalars(double lr, double beta1, double beta2, double eps)
+    {
+        Lr = lr;
+        (_beta1, _beta2) = (beta1, beta2);
+        _b1 = beta1.ToScalar();
+        _oneMinusB1 = (1 - beta1).ToScalar();
+        _b2 = beta2.ToScalar();
+        _oneMinusB2 = (1 - beta2).ToScalar();
+        _eps = eps.ToScalar();
+    }
+
+    public double Lr { get; }
+
+    /// <summary>TorchSharp's operations in its order: m ← β1·m + (1−β1)·g, v ← β2·v + (1−β2)·g·ḡ, p ← p − lr/(1−β1ᵗ) · m / (√v̂/√(1−β2ᵗ) + ε).</summary>
+    public void Update(Tensor param, Tensor grad, Tensor expAvg, Tensor expAvgSq, ref Tensor maxExpAvgSq, bool amsgrad, long step)
+    {
+        double biasCorrection1 = 1 - Math.Pow(_beta1, step), biasCorrection2 = 1 - Math.Pow(_beta2, step);
+        expAvg.mul_(_b1).add_(grad, _oneMinusB1);
+        expAvgSq.mul_(_b2).addcmul_(grad, grad.conj(), _oneMinusB2);
+        var second = expAvgSq;
+        if (amsgrad)
+        {
+            var previous = maxExpAvgSq;
+            maxExpAvgSq = maximum(previous, expAvgSq).DetachFromDisposeScope();
+            previous.Dispose();
+            second = maxExpAvgSq;
+        }
+        using var sqrtCorrection2 = Math.Sqrt(biasCorrection2).ToScalar();
+        var denom = second.sqrt().div(sqrtCorrection2).add_(_eps, TensorScalars.One);
+        using var negativeStep = (-(Lr / biasCorrection1)).ToScalar();
+        param.addcdiv_(expAvg, denom, negativeStep);
+    }
+
+    public void Dispose()
+    {
+        _b1.Dispose();
+        _oneMinusB1.Dispose();
+        _b2.Dispose();
+        _oneMinusB2.Dispose();
+        _eps.Dispose();
+    }
 }
