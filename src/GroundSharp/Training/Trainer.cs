@@ -260,23 +260,32 @@ public sealed class Trainer
     /// </summary>
     private static AdamW CreateOptimizer(List<(string Name, Parameter Parameter)> named, TrainConfig cfg)
     {
-        var noDecay = named.Where(p => p.Parameter.dim() == 1 || p.Name.EndsWith(".bias")).Select(p => p.Parameter).ToList();
-        var decay = named.Where(p => !(p.Parameter.dim() == 1 || p.Name.EndsWith(".bias"))).Select(p => p.Parameter).ToList();
+        var (decay, noDecay) = DecayGroups(named);
         var groups = new List<AdamW.ParamGroup>
         {
-            new(decay, new AdamW.Options { LearningRate = cfg.Lr, weight_decay = cfg.WeightDecay }),
-            new(noDecay, new AdamW.Options { LearningRate = cfg.Lr, weight_decay = 0.0 }),
+            new(decay.Select(p => p.Parameter), new AdamW.Options { LearningRate = cfg.Lr, weight_decay = cfg.WeightDecay }),
+            new(noDecay.Select(p => p.Parameter), new AdamW.Options { LearningRate = cfg.Lr, weight_decay = 0.0 }),
         };
         return new OwnedScalarAdamW(groups, cfg.Lr, cfg.WeightDecay);
+    }
+
+    /// <summary>The parameters that decay and those that do not (biases and 1-D parameters), each in model order.</summary>
+    private static (List<(string Name, Parameter Parameter)> Decay, List<(string Name, Parameter Parameter)> NoDecay) DecayGroups(
+        List<(string Name, Parameter Parameter)> named)
+    {
+        static bool NoDecay((string Name, Parameter Parameter) p) => p.Parameter.dim() == 1 || p.Name.EndsWith(".bias");
+        return (named.Where(p => !NoDecay(p)).ToList(), named.Where(NoDecay).ToList());
     }
 
     /// <summary>The optimizer's per-parameter states in parameter order (TorchSharp lists them group by group).</summary>
     private static List<AdamW.State> States(AdamW optimizer) => optimizer.state_dict().State.Cast<AdamW.State>().ToList();
 
     /// <summary>Parameters in the optimizer's order: the decay group, then the no-decay group.</summary>
-    private static List<string> OptimizerOrder(List<(string Name, Parameter Parameter)> named) =>
-        named.Where(p => !(p.Parameter.dim() == 1 || p.Name.EndsWith(".bias"))).Select(p => p.Name)
-            .Concat(named.Where(p => p.Parameter.dim() == 1 || p.Name.EndsWith(".bias")).Select(p => p.Name)).ToList();
+    private static List<string> OptimizerOrder(List<(string Name, Parameter Parameter)> named)
+    {
+        var (decay, noDecay) = DecayGroups(named);
+        return decay.Concat(noDecay).Select(p => p.Name).ToList();
+    }
 
     private string SaveCheckpoint(string dir, AlbefPretrainer pretrainer, AdamW optimizer, List<(string Name, Parameter Parameter)> named,
         Generator generator, int step, int totalSteps, int stepsPerEpoch)
