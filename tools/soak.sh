@@ -29,9 +29,9 @@ run() {
 }
 
 # Shortest parts first, so that a session that has to stop early has measured the most kinds of work.
-[ -d "$out/evaldata" ] || "$gs" synth --seed 7 --out "$out/evaldata" >/dev/null || { echo "error: synth failed" >&2; exit 2; }
+[ -d "$out/evaldata" ] || "$gs" synth --seed 7 --out "$out/evaldata" >"$out/synth.log" 2>&1 || { echo "error: synth failed, see $out/synth.log" >&2; exit 2; }
 for i in $(seq 1 20); do
-  run "eval-$i" "$gs" eval --data "$out/evaldata" --split val
+  run "eval-$i" "$gs" eval --data "$out/evaldata" --split val --out "$out/eval-$i"
 done
 run experiment-rec "$gs" experiment rec --out "$out/rec"
 run experiment-amc "$gs" experiment amc --out "$out/amc"
