@@ -40,6 +40,11 @@ public sealed record AmcExperimentOptions
     public double ItmRandomNegatives { get; init; } = 0.5;
     /// <summary>Share of items with a word-swapped ITM negative text in every stage with ITM (TrainConfig.ItmSwapNegatives; 0 = none).</summary>
     public double ItmSwapNegatives { get; init; }
+    /// <summary>
+    /// Texts per caption image of the tag_itm objective in the ITC warm-up and the pre-training (TrainConfig.TagItmTexts;
+    /// 0 = off): ITM on the image's own tags against tags it lacks (<see cref="TagMatching"/>).
+    /// </summary>
+    public int TagItmTexts { get; init; }
     public double PretrainLr { get; init; } = 3e-4;
     public int FinetuneSteps { get; init; } = 600;
     public double FinetuneLr { get; init; } = 1e-4;
@@ -103,11 +108,13 @@ public sealed class AmcExperiment(AmcExperimentOptions options, ITrainingReporte
                 options.TagSteps, options.TagLr, TagsOnly, amc: null, init: null, evaluate: false, batchSize: options.TagBatchSize).Checkpoint;
         var pretrainFiles = options.RegionPhrasesInPretraining ? new[] { "pretrain.jsonl", RegionPhraseFile } : new[] { "pretrain.jsonl" };
         string texts = options.RegionPhrasesInPretraining ? "captions and box-less region phrases" : "captions";
+        bool tagItm = options.TagItmTexts > 0;
+        string plusTagItm = tagItm ? " + tag ITM" : "";
         if (options.ItcWarmupSteps > 0)
-            init = TrainStage("pretrain-itc", $"ITC-only warm-up on {texts}", pretrainFiles,
-                options.ItcWarmupSteps, options.PretrainLr, ItcOnly, amc: null, init: init, evaluate: false).Checkpoint;
-        var pretrain = TrainStage("pretrain", $"gALBEF baseline: ITC+ITM+MLM on {texts}, no box seen", pretrainFiles,
-            options.PretrainSteps, options.PretrainLr, AllAlbef, amc: null, init: init);
+            init = TrainStage("pretrain-itc", $"ITC{plusTagItm} warm-up on {texts}", pretrainFiles,
+                options.ItcWarmupSteps, options.PretrainLr, ItcOnly with { TagItm = tagItm }, amc: null, init: init, evaluate: false).Checkpoint;
+        var pretrain = TrainStage("pretrain", $"gALBEF baseline: ITC+ITM+MLM{plusTagItm} on {texts}, no box seen", pretrainFiles,
+            options.PretrainSteps, options.PretrainLr, AllAlbef with { TagItm = tagItm }, amc: null, init: init);
         rows.Add(pretrain);
         rows.Add(TrainStage("finetune-control", "+ box split, ITC+ITM+MLM, no AMC (control)", new[] { "boxes.jsonl" },
             options.FinetuneSteps, options.FinetuneLr, AllAlbef, amc: null, init: pretrain.Checkpoint));
@@ -212,6 +219,7 @@ public sealed class AmcExperiment(AmcExperimentOptions options, ITrainingReporte
         }, EvalReport.Json)!.AsObject();
         // Recorded only when on, so that stages cached before the knob existed still match.
         if (swap > 0) settings["itm_swap_negatives"] = swap;
+        if (objectives.TagItm) settings["tag_itm_texts"] = options.TagItmTexts;
         StageSettings.Check(dir, name, settings);
         if (File.Exists(resultPath))
         {
@@ -240,6 +248,7 @@ public sealed class AmcExperiment(AmcExperimentOptions options, ITrainingReporte
             ItmRandomNegatives = options.ItmRandomNegatives,
             FilterFalseNegatives = filter,
             ItmSwapNegatives = swap,
+            TagItmTexts = objectives.TagItm ? options.TagItmTexts : new TrainConfig().TagItmTexts,
             Amc = amc ?? new AmcLossOptions(),
             PrefetchBatches = 4,
         };
@@ -329,6 +338,7 @@ public sealed class AmcExperiment(AmcExperimentOptions options, ITrainingReporte
         pretrain = new { steps = options.PretrainSteps, lr = options.PretrainLr },
         itm_random_negatives = options.ItmRandomNegatives,
         itm_swap_negatives = options.ItmSwapNegatives,
+        tag_itm_texts = options.TagItmTexts,
         finetune = new { steps = options.FinetuneSteps, lr = options.FinetuneLr },
         eval_limit = options.EvalLimit,
     };

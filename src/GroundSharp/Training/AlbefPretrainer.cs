@@ -173,10 +173,26 @@ public sealed class AlbefPretrainer : IDisposable
             var patchLogits = TagHead.forward(imageEmbeds.narrow(1, 1, imageEmbeds.shape[1] - 1)).max(1).values;
             lossTags = F.binary_cross_entropy_with_logits(clsLogits, targets).Plus(F.binary_cross_entropy_with_logits(patchLogits, targets)).DivBy(2.0);
         }
+        Tensor? lossTagItm = null;
+        // A batch whose items carry no tags (region phrases, say) has no tag pairs: the objective skips it.
+        if (objectives.TagItm && batch.TagTexts is { } tagTexts)
+        {
+            var items = tensor(tagTexts.Items.Select(i => (long)i).ToArray(), dtype: ScalarType.Int64, device: imageEmbeds.device);
+            var tagText = Model.EncodeText(tagTexts.InputIds, tagTexts.AttentionMask);
+            var tagLogits = Model.ItmLogits(Model.Fuse(tagText, tagTexts.AttentionMask, imageEmbeds.index_select(0, items)));
+            lossTagItm = F.cross_entropy(tagLogits, tagTexts.Labels ?? throw new InvalidOperationException("tag texts without labels"));
+        }
         if (!objectives.Itc && !objectives.Itm && !objectives.Mlm && !objectives.Amc)
         {
             using (no_grad()) MomentumUpdate();
-            return new PretrainLosses { Total = lossTags!.MoveToOuterDisposeScope(), Tags = lossTags!.detach().MoveToOuterDisposeScope() };
+            var only = lossTags is null ? lossTagItm ?? zeros(new long[0], dtype: dtype, device: imageEmbeds.device).requires_grad_()
+                : lossTagItm is null ? lossTags : lossTags.Plus(lossTagItm);
+            return new PretrainLosses
+            {
+                Total = only.MoveToOuterDisposeScope(),
+                Tags = lossTags?.detach().MoveToOuterDisposeScope(),
+                TagItm = lossTagItm?.detach().MoveToOuterDisposeScope(),
+            };
         }
         var imageFeat = Model.ImageFeatures(imageEmbeds);
         var textEmbeds = Model.EncodeText(ids, mask);
@@ -255,7 +271,7 @@ public sealed class AlbefPretrainer : IDisposable
                 // An item with a word-swapped text takes it as its image's negative text instead of the drawn one.
                 var swappedEmbeds = Model.EncodeText(swapped.InputIds, swapped.AttentionMask);
                 var pick = Enumerable.Range(0, b).Select(i => (long)i).ToArray();
-                for (int r = 0; r < swapped.Rows.Length; r++) pick[swapped.Rows[r]] = b + r;
+                for (int r = 0; r < swapped.Items.Length; r++) pick[swapped.Items[r]] = b + r;
                 var pickIdx = tensor(pick, dtype: ScalarType.Int64, device: device);
                 negativeText = cat(new[] { negativeText, swappedEmbeds }, 0).index_select(0, pickIdx);
                 negativeMask = cat(new[] { negativeMask, swapped.AttentionMask }, 0).index_select(0, pickIdx);
@@ -300,9 +316,11 @@ public sealed class AlbefPretrainer : IDisposable
         if (lossMlm is not null) total = total.Plus(lossMlm);
         if (lossAmc is not null) total = total.Plus(lossAmc);
         if (lossTags is not null) total = total.Plus(lossTags);
+        if (lossTagItm is not null) total = total.Plus(lossTagItm);
         return new PretrainLosses
         {
             Tags = lossTags?.detach().MoveToOuterDisposeScope(),
+            TagItm = lossTagItm?.detach().MoveToOuterDisposeScope(),
             Total = total.MoveToOuterDisposeScope(),
             Itc = objectives.Itc ? lossItc.detach().MoveToOuterDisposeScope() : null,
             Itm = lossItm?.detach().MoveToOuterDisposeScope(),

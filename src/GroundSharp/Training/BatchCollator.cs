@@ -10,8 +10,10 @@ public static class BatchCollator
     /// <param name="tags">When given, the batch carries the samples' multi-hot tags.</param>
     /// <param name="negatives">When given, the batch says which items must not be each other's negatives.</param>
     /// <param name="swaps">When given, each item's text gets a word-swapped negative with probability Share (drawn from Rng).</param>
+    /// <param name="tagMatching">When given, the batch carries tag texts for the tagged items (drawn from Rng).</param>
     public static PretrainBatch Collate(IReadOnlyList<AugmentedSample> samples, AlbefTokenizer tokenizer, AlbefConfig config, Device? device,
-        TagVocabulary? tags = null, NegativeFilter? negatives = null, (WordSwapNegatives Swapper, double Share, Random Rng)? swaps = null)
+        TagVocabulary? tags = null, NegativeFilter? negatives = null, (WordSwapNegatives Swapper, double Share, Random Rng)? swaps = null,
+        (TagMatching Matching, Random Rng)? tagMatching = null)
     {
         if (samples.Count == 0) throw new ArgumentException("no samples to collate", nameof(samples));
         int res = config.ImageRes;
@@ -36,6 +38,15 @@ public static class BatchCollator
         // The swapped texts are tokenised with the batch's own, so that both pad to one length (ITM fuses them together).
         using var tokens = tokenizer.Encode(texts, config.Bert.MaxPositionEmbeddings, config.MaxWords, device);
         int b = samples.Count, k = swappedRows.Count;
+        ItemTexts? tagTexts = null;
+        if (tagMatching is var (matching, tagRng)
+            && matching.Draw(samples.Select(s => s.Origin?.Tags).ToList(), tagRng) is { Count: > 0 } pairs)
+        {
+            // Their own pad length: tag texts are a few tokens, the batch's captions many.
+            using var tagTokens = tokenizer.Encode(pairs.Select(p => p.Text).ToList(), config.Bert.MaxPositionEmbeddings, config.MaxWords, device);
+            tagTexts = new ItemTexts(pairs.Select(p => p.Item).ToArray(), tagTokens.InputIds.alias(), tagTokens.AttentionMask.alias(),
+                tensor(pairs.Select(p => p.Present ? 1L : 0L).ToArray(), dtype: ScalarType.Int64, device: device));
+        }
         return new PretrainBatch(
             tensor(images, new long[] { samples.Count, 3, res, res }, dtype: ScalarType.Float32, device: device),
             tokens.InputIds.narrow(0, 0, b).contiguous(),
@@ -45,7 +56,8 @@ public static class BatchCollator
         {
             Tags = tags is null ? null : tensor(tags.MultiHot(samples), new long[] { samples.Count, tags.Count }, dtype: ScalarType.Float32, device: device),
             TextFitsImage = negatives?.Matrix(samples),
-            SwappedNegatives = k == 0 ? null : new SwappedTexts(swappedRows.ToArray(), tokens.InputIds.narrow(0, b, k).contiguous(), tokens.AttentionMask.narrow(0, b, k).contiguous()),
+            SwappedNegatives = k == 0 ? null : new ItemTexts(swappedRows.ToArray(), tokens.InputIds.narrow(0, b, k).contiguous(), tokens.AttentionMask.narrow(0, b, k).contiguous()),
+            TagTexts = tagTexts,
         };
     }
 }

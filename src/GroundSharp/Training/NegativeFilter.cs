@@ -18,6 +18,9 @@ public sealed class TagVocabulary
     public IReadOnlyList<string> Tags { get; }
     public int Count => Tags.Count;
 
+    /// <summary>The tag's column, or null for a tag outside the vocabulary.</summary>
+    public int? IndexOf(string tag) => _index.TryGetValue(tag, out int k) ? k : null;
+
     public static TagVocabulary From(TrainingData data) => new(data.Samples.SelectMany(s => s.Sample.Tags ?? Array.Empty<string>()));
 
     /// <summary>Row-major (B, K) multi-hot targets; a sample without tags is all zero.</summary>

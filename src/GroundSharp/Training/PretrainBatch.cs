@@ -34,7 +34,9 @@ public sealed class PretrainBatch : IDisposable
     /// </summary>
     public bool[,]? TextFitsImage { get; init; }
     /// <summary>Word-swapped negative texts of some items (<see cref="WordSwapNegatives"/>); null = none.</summary>
-    public SwappedTexts? SwappedNegatives { get; init; }
+    public ItemTexts? SwappedNegatives { get; init; }
+    /// <summary>Tag texts matched against their items' images, labelled (<see cref="TagMatching"/>); null = none.</summary>
+    public ItemTexts? TagTexts { get; init; }
     public int Size => HasBox.Length;
     public int BoxCount => HasBox.Count(h => h);
 
@@ -46,6 +48,7 @@ public sealed class PretrainBatch : IDisposable
             Tags = Tags?.to(device),
             TextFitsImage = TextFitsImage,
             SwappedNegatives = SwappedNegatives?.To(device),
+            TagTexts = TagTexts?.To(device),
         };
     }
 
@@ -57,30 +60,39 @@ public sealed class PretrainBatch : IDisposable
         BoxMasks.Dispose();
         Tags?.Dispose();
         SwappedNegatives?.Dispose();
+        TagTexts?.Dispose();
     }
 }
 
-/// <summary>Negative texts for the items <see cref="Rows"/> of a batch: row r of the ids is the negative of item Rows[r].</summary>
-public sealed class SwappedTexts : IDisposable
+/// <summary>
+/// Extra texts for some items of a batch: row r belongs to item <see cref="Items"/>[r] (its word-swapped negative, or
+/// a tag text matched against its image), with an ITM label per row where the texts carry one.
+/// </summary>
+public sealed class ItemTexts : IDisposable
 {
-    public SwappedTexts(int[] rows, Tensor inputIds, Tensor attentionMask)
+    public ItemTexts(int[] items, Tensor inputIds, Tensor attentionMask, Tensor? labels = null)
     {
-        if (inputIds.shape[0] != rows.Length || attentionMask.shape[0] != rows.Length) throw new ArgumentException("one text per row");
-        Rows = rows;
+        if (inputIds.shape[0] != items.Length || attentionMask.shape[0] != items.Length || (labels is not null && labels.shape[0] != items.Length))
+            throw new ArgumentException("one text (and label) per row");
+        Items = items;
         InputIds = inputIds;
         AttentionMask = attentionMask;
+        Labels = labels;
     }
 
-    public int[] Rows { get; }
+    public int[] Items { get; }
     public Tensor InputIds { get; }
     public Tensor AttentionMask { get; }
+    /// <summary>(N) int64 ITM labels (1 = true of the item's image), or null.</summary>
+    public Tensor? Labels { get; }
 
-    public SwappedTexts To(Device device) => InputIds.device == device ? this : new(Rows, InputIds.to(device), AttentionMask.to(device));
+    public ItemTexts To(Device device) => InputIds.device == device ? this : new(Items, InputIds.to(device), AttentionMask.to(device), Labels?.to(device));
 
     public void Dispose()
     {
         InputIds.Dispose();
         AttentionMask.Dispose();
+        Labels?.Dispose();
     }
 }
 
@@ -96,6 +108,12 @@ public sealed record ObjectiveSwitches
     /// logistic loss on the patch tokens' maximum (docs/training.md). Off by default (not an ALBEF objective).
     /// </summary>
     public bool Tags { get; init; }
+    /// <summary>
+    /// ITM on image-level tags as short texts, against tags the image lacks (<see cref="TagMatching"/>; docs/training.md).
+    /// Off by default (not an ALBEF objective).
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    public bool TagItm { get; init; }
 }
 
 /// <summary>The losses of one step. <see cref="Total"/> carries the graph; the parts are detached scalars (null when off or skipped).</summary>
@@ -107,6 +125,7 @@ public sealed class PretrainLosses : IDisposable
     public Tensor? Mlm { get; init; }
     public Tensor? Amc { get; init; }
     public Tensor? Tags { get; init; }
+    public Tensor? TagItm { get; init; }
     /// <summary>Samples of the batch that contributed to the AMC loss (those with a box).</summary>
     public int AmcSamples { get; init; }
 
@@ -119,6 +138,7 @@ public sealed class PretrainLosses : IDisposable
         if (Mlm is not null) values["mlm"] = Mlm.cpu().ValueAsDouble();
         if (Amc is not null) values["amc"] = Amc.cpu().ValueAsDouble();
         if (Tags is not null) values["tags"] = Tags.cpu().ValueAsDouble();
+        if (TagItm is not null) values["tag_itm"] = TagItm.cpu().ValueAsDouble();
         return values;
     }
 
@@ -130,5 +150,6 @@ public sealed class PretrainLosses : IDisposable
         Mlm?.Dispose();
         Amc?.Dispose();
         Tags?.Dispose();
+        TagItm?.Dispose();
     }
 }

@@ -53,6 +53,8 @@ public sealed record TrainConfig
     public double ItmSwapNegatives { get; init; }
     /// <summary>The word classes of <see cref="ItmSwapNegatives"/>; null = the synthetic benchmark's (colours, shapes, textures, sizes).</summary>
     public IReadOnlyList<IReadOnlyList<string>>? SwapWordClasses { get; init; }
+    /// <summary>Texts per tagged image of the tag_itm objective, half its own tags and half tags it lacks (<see cref="TagMatching"/>).</summary>
+    public int TagItmTexts { get; init; } = 8;
     public AmcLossOptions Amc { get; init; } = new();
     public AugmentationOptions Augmentation { get; init; } = new();
     /// <summary>Batches prepared ahead by the background thread.</summary>
@@ -77,7 +79,8 @@ public sealed record TrainConfig
         Require(ItmRandomNegatives is >= 0 and <= 1, $"itm_random_negatives ({ItmRandomNegatives}) must be in [0, 1]");
         Require(ItmSwapNegatives is >= 0 and <= 1, $"itm_swap_negatives ({ItmSwapNegatives}) must be in [0, 1]");
         if (SwapWordClasses is not null) WordSwapNegatives.ClassMap(SwapWordClasses, source + ": swap_word_classes");
-        Require(Objectives.Itc || Objectives.Itm || Objectives.Mlm || Objectives.Amc || Objectives.Tags, "objectives: at least one must be on");
+        Require(TagItmTexts >= 2 && TagItmTexts % 2 == 0, $"tag_itm_texts ({TagItmTexts}) must be an even number >= 2");
+        Require(Objectives.Itc || Objectives.Itm || Objectives.Mlm || Objectives.Amc || Objectives.Tags || Objectives.TagItm, "objectives: at least one must be on");
         Require(Amc.MarginMean >= 0 && Amc.MarginMax >= 0 && Amc.WeightMean >= 0 && Amc.WeightMax >= 0, "amc margins and weights must be >= 0");
         Augmentation.Validate(source + ": augmentation");
         Model.Validate(source + ": model");
@@ -148,7 +151,12 @@ public sealed record TrainConfig
             FilterFalseNegatives = dto.FilterFalseNegatives ?? defaults.FilterFalseNegatives,
             ItmSwapNegatives = dto.ItmSwapNegatives ?? defaults.ItmSwapNegatives,
             SwapWordClasses = dto.SwapWordClasses?.Select(c => (IReadOnlyList<string>)c).ToList(),
-            Objectives = new ObjectiveSwitches { Itc = obj?.Itc ?? true, Itm = obj?.Itm ?? true, Mlm = obj?.Mlm ?? true, Amc = obj?.Amc ?? true, Tags = obj?.Tags ?? false },
+            TagItmTexts = dto.TagItmTexts ?? defaults.TagItmTexts,
+            Objectives = new ObjectiveSwitches
+            {
+                Itc = obj?.Itc ?? true, Itm = obj?.Itm ?? true, Mlm = obj?.Mlm ?? true, Amc = obj?.Amc ?? true, Tags = obj?.Tags ?? false,
+                TagItm = obj?.TagItm ?? false,
+            },
             Amc = new AmcLossOptions
             {
                 MarginMean = amc?.MarginMean ?? 0.1, MarginMax = amc?.MarginMax ?? 0.5,
@@ -193,6 +201,7 @@ public sealed record TrainConfig
         public bool? FilterFalseNegatives { get; set; }
         public double? ItmSwapNegatives { get; set; }
         public List<List<string>>? SwapWordClasses { get; set; }
+        public int? TagItmTexts { get; set; }
         public AmcDto? Amc { get; set; }
         public AugmentationDto? Augmentation { get; set; }
         public int? PrefetchBatches { get; set; }
@@ -213,6 +222,7 @@ public sealed record TrainConfig
         public bool? Mlm { get; set; }
         public bool? Amc { get; set; }
         public bool? Tags { get; set; }
+        public bool? TagItm { get; set; }
     }
 
     private sealed class AmcDto

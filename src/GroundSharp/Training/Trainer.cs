@@ -97,15 +97,16 @@ public sealed class Trainer
         if (TrainingCheckpoint.RemoveUnfinished(checkpointsDir) is > 0 and var removed)
             _reporter.Message($"removed {removed} unfinished checkpoint folder(s) (.step-*.tmp) left by an interrupted write in {checkpointsDir}");
 
-        var tags = cfg.Objectives.Tags ? TagVocabulary.From(data) : null;
-        if (tags is { Count: 0 }) throw new GroundSharpException("objectives.tags is on, but no sample of the data files has \"tags\"");
+        var tags = cfg.Objectives.Tags || cfg.Objectives.TagItm ? TagVocabulary.From(data) : null;
+        if (tags is { Count: 0 }) throw new GroundSharpException($"objectives.{(cfg.Objectives.Tags ? "tags" : "tag_itm")} is on, but no sample of the data files has \"tags\"");
+        var tagMatching = cfg.Objectives.TagItm ? new TagMatching(tags!, cfg.TagItmTexts) : null;
         var negatives = cfg.FilterFalseNegatives ? NegativeFilter.From(data) : null;
         bool swapping = cfg.ItmSwapNegatives > 0 && cfg.Objectives.Itm;
         var swapper = swapping ? new WordSwapNegatives(cfg.SwapWordClasses ?? WordSwapNegatives.SyntheticClasses, negatives ?? NegativeFilter.From(data)) : null;
 
         torch.manual_seed(cfg.Seed);
         var model = new AlbefModel(cfg.Model, cfg.Seed);
-        using var pretrainer = new AlbefPretrainer(model, cfg.Seed, tags?.Count ?? 0);
+        using var pretrainer = new AlbefPretrainer(model, cfg.Seed, cfg.Objectives.Tags ? tags!.Count : 0);
         using var generator = new Generator((ulong)cfg.Seed + 2);
         int firstStep = 0;
         Dictionary<string, Tensor>? resumedTrainer = null;
@@ -182,8 +183,9 @@ public sealed class Trainer
                 {
                     // The swaps of a step are drawn from (seed, step), so a resumed run draws the same ones.
                     var swaps = swapper is null ? ((WordSwapNegatives, double, Random)?)null : (swapper, cfg.ItmSwapNegatives, new Random(unchecked((int)(cfg.Seed * 1_000_003 + step))));
-                    using var cpuBatch = BatchCollator.Collate(prepared.Samples, tokenizer, cfg.Model, device: null, tags, negatives, swaps);
-                    swappedTexts += cpuBatch.SwappedNegatives?.Rows.Length ?? 0;
+                    var tagPairs = tagMatching is null ? ((TagMatching, Random)?)null : (tagMatching, new Random(unchecked((int)(cfg.Seed * 1_000_033 + step))));
+                    using var cpuBatch = BatchCollator.Collate(prepared.Samples, tokenizer, cfg.Model, device: null, cfg.Objectives.Tags ? tags : null, negatives, swaps, tagPairs);
+                    swappedTexts += cpuBatch.SwappedNegatives?.Items.Length ?? 0;
                     if (cpuBatch.TextFitsImage is { } fits)
                     {
                         int n = cpuBatch.Size;

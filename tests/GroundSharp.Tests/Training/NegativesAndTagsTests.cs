@@ -94,7 +94,7 @@ public class NegativesAndTagsTests
         var swaps = new WordSwapNegatives(new[] { TinyTraining.Colours.Select(c => c.Name).ToArray() }, filter);
         using var batch = BatchCollator.Collate(samples, TinyTraining.Tokenizer, TinyTraining.Config, null, swaps: (swaps, 1.0, new Random(1)));
         var swapped = batch.SwappedNegatives!;
-        Assert.Equal(new[] { 0, 1, 2, 3 }, swapped.Rows);
+        Assert.Equal(new[] { 0, 1, 2, 3 }, swapped.Items);
         Assert.Equal(batch.InputIds.shape[1], swapped.InputIds.shape[1]);
         Assert.NotEqual(batch.InputIds.data<long>().ToArray(), swapped.InputIds.data<long>().ToArray());
         using var none = BatchCollator.Collate(samples, TinyTraining.Tokenizer, TinyTraining.Config, null, swaps: (swaps, 0.0, new Random(1)));
@@ -155,21 +155,9 @@ public class NegativesAndTagsTests
         using var pre = new AlbefPretrainer(new AlbefModel(TinyTraining.Config, 1), 1, vocab.Count);
         var tagsOnly = new ObjectiveSwitches { Itc = false, Itm = false, Mlm = false, Amc = false, Tags = true };
         var parameters = Trainer.UniqueTrainableParameters(pre.Model).Concat(pre.ExtraParameters).Select(p => p.Parameter).ToList();
-        using var opt = optim.AdamW(parameters, 3e-3);
         using var batch = BatchCollator.Collate(samples, TinyTraining.Tokenizer, TinyTraining.Config, null, vocab);
         var textBefore = pre.Model.text_proj.weight!.clone();
-        double first = 0, last = 0;
-        for (int step = 0; step < 30; step++)
-        {
-            opt.zero_grad();
-            using var losses = pre.ComputeLosses(batch, 0, tagsOnly, new(), TinyTraining.MlmTokens);
-            Assert.Null(losses.Itc);
-            losses.Total.backward();
-            opt.step();
-            double v = losses.ToValues()["tags"];
-            if (step == 0) first = v;
-            last = v;
-        }
+        var (first, last) = TrainOnOneBatch(pre, parameters, batch, tagsOnly, "tags", 30, absent: "itc");
         Assert.True(last < 0.5 * first, $"tag loss {first} -> {last}");
         Assert.True(pre.Model.text_proj.weight!.allclose(textBefore, rtol: 0, atol: 0), "the text side has no gradient in the tag stage");
         var sd = pre.StateDict();
@@ -179,5 +167,84 @@ public class NegativesAndTagsTests
         var report = AlbefWeights.Load(next, sd, strict: true, "tags stage");
         Assert.Contains(AlbefPretrainer.TagHeadPrefix + "weight", report.IgnoredTrainingOnly);
         foreach (var t in sd.Values) t.Dispose();
+    }
+
+    [Fact]
+    public void TagMatching_PairsEachOwnTagWithAnAbsentOneWordAway()
+    {
+        var vocab = new TagVocabulary(new[] { "red", "blue", "star", "square", "red star", "blue square", "red square", "blue star", "green", "green star", "yellow", "circle" });
+        var matching = new TagMatching(vocab, 4);
+        var image = new[] { "red", "blue", "star", "square", "red star", "blue square" };
+        var negativesSeen = new HashSet<string>();
+        for (int trial = 0; trial < 100; trial++)
+        {
+            var pairs = matching.Draw(new IReadOnlyList<string>?[] { null, image, Array.Empty<string>() }, new Random(trial));
+            Assert.Equal(4, pairs.Count);
+            Assert.All(pairs, p => Assert.Equal(1, p.Item)); // items without tags get none
+            for (int i = 0; i < pairs.Count; i += 2)
+            {
+                Assert.True(pairs[i].Present);
+                Assert.False(pairs[i + 1].Present);
+                var positive = pairs[i].Text["the ".Length..].Split(' ');
+                var negative = pairs[i + 1].Text["the ".Length..].Split(' ');
+                Assert.Contains(string.Join(' ', positive), image);
+                Assert.DoesNotContain(string.Join(' ', negative), image);
+                // Same length (the text alone cannot tell them apart), one word swapped.
+                Assert.Equal(positive.Length, negative.Length);
+                Assert.Equal(positive.Length - 1, positive.Zip(negative).Count(w => w.First == w.Second));
+                negativesSeen.Add(pairs[i + 1].Text);
+            }
+            Assert.Equal(2, pairs.Where(p => !p.Present).Select(p => p.Text).Distinct().Count());
+        }
+        Assert.Equal(new[] { "the blue star", "the circle", "the green", "the green star", "the red square", "the yellow" }, negativesSeen.Order());
+        // An image with every tag has no negative to draw, so no pair.
+        Assert.Empty(matching.Draw(new IReadOnlyList<string>?[] { vocab.Tags }, new Random(1)));
+        Assert.Contains("must be an even number", Assert.Throws<GroundSharpException>(() => new TagMatching(vocab, 3)).Message);
+    }
+
+    [Fact]
+    public void TagItmObjective_LearnsWhichTagsAnImageHas_AndLeavesTheTagHeadAlone()
+    {
+        var vocab = new TagVocabulary(TinyTraining.Colours.Select(c => c.Name));
+        var aug = new TripletAugmenter(TinyTraining.Config.ImageRes, AugmentationOptions.None);
+        var rng = new Random(1);
+        var samples = Enumerable.Range(0, 8).Select(i =>
+        {
+            int colour = i % 4;
+            return aug.Augment(TinyTraining.Scene(colour, 4 + i, 6, 16), new GroundingSample("mem", "a square", null, Tags: new[] { TinyTraining.Colours[colour].Name }), rng);
+        }).ToList();
+        using var batch = BatchCollator.Collate(samples, TinyTraining.Tokenizer, TinyTraining.Config, null, tagMatching: (new TagMatching(vocab, 2), new Random(3)));
+        var texts = batch.TagTexts!;
+        Assert.Equal(new[] { 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7 }, texts.Items);
+        Assert.Equal(new long[] { 1, 0 }, texts.Labels!.data<long>().Take(2).ToArray());
+        Assert.Equal(4, texts.InputIds.shape[1]); // [CLS] the <colour> [SEP]: its own pad length, not the captions'
+
+        torch.manual_seed(1);
+        using var pre = new AlbefPretrainer(new AlbefModel(TinyTraining.Config with { QueueSize = 0 }, 1), 1);
+        Assert.Null(pre.TagHead);
+        var only = new ObjectiveSwitches { Itc = false, Itm = false, Mlm = false, Amc = false, TagItm = true };
+        var (first, last) = TrainOnOneBatch(pre, Trainer.UniqueTrainableParameters(pre.Model).Select(p => p.Parameter).ToList(), batch, only, "tag_itm", 100, absent: "itm");
+        Assert.InRange(first, 0.55, 0.85); // balanced labels: ln 2 at the start
+        Assert.True(last < 0.5 * first, $"tag ITM loss {first} -> {last}");
+    }
+
+    /// <summary>AdamW at 3e-3 on one fixed batch: the named loss at the first and the last step; the loss <paramref name="absent"/> must not be computed.</summary>
+    private static (double First, double Last) TrainOnOneBatch(AlbefPretrainer pre, IList<TorchSharp.Modules.Parameter> parameters, PretrainBatch batch, ObjectiveSwitches objectives,
+        string loss, int steps, string absent)
+    {
+        using var opt = optim.AdamW(parameters, 3e-3);
+        double first = 0, last = 0;
+        for (int step = 0; step < steps; step++)
+        {
+            opt.zero_grad();
+            using var losses = pre.ComputeLosses(batch, 0, objectives, new(), TinyTraining.MlmTokens);
+            var values = losses.ToValues();
+            Assert.False(values.ContainsKey(absent));
+            losses.Total.backward();
+            opt.step();
+            last = values[loss];
+            if (step == 0) first = last;
+        }
+        return (first, last);
     }
 }

@@ -163,6 +163,25 @@ public class TrainerTests : IDisposable
         // Tags asked for, none in the data: one clear error.
         var e = Assert.Throws<GroundSharpException>(() => new Trainer(Tagged("no-tags") with { DataFiles = new[] { plain } }, new RecordingReporter()).Run(new TrainStart()));
         Assert.Contains("no sample of the data files has \"tags\"", e.Message);
+
+        // Tag ITM with the ALBEF objectives: logged, resumed exactly, and no tag head (it reads the ITM head).
+        TrainConfig Matching(string output) => Tagged(output) with { Objectives = new ObjectiveSwitches { TagItm = true }, TagItmTexts = 2 };
+        var matchingReporter = new RecordingReporter();
+        var matched = new Trainer(Matching("tag-itm-full"), matchingReporter).Run(new TrainStart());
+        Assert.All(matchingReporter.Steps, s => Assert.True(double.IsFinite(s.Losses["tag_itm"]) && s.Losses.ContainsKey("itm")));
+        new Trainer(Matching("tag-itm-split"), new RecordingReporter()).Run(new TrainStart { StopAfterStep = 2 });
+        var matchedResumed = new Trainer(Matching("tag-itm-split"), new RecordingReporter()).Run(new TrainStart { ResumeFrom = Path.Combine(_dir, "tag-itm-split") });
+        AssertSameWeights(matched.LastCheckpoint!, matchedResumed.LastCheckpoint!);
+        var matchedWeights = Weights(matched.LastCheckpoint!);
+        Assert.DoesNotContain(matchedWeights.Keys, k => k.StartsWith(AlbefPretrainer.TagHeadPrefix, StringComparison.Ordinal));
+        foreach (var t in matchedWeights.Values) t.Dispose();
+        var parsed = TrainConfig.Parse("""{"data":{"files":["x.jsonl"]},"objectives":{"tag_itm":true},"tag_itm_texts":6}""", _dir);
+        Assert.True(parsed.Objectives.TagItm);
+        Assert.Equal(6, parsed.TagItmTexts);
+        var odd = Assert.Throws<GroundSharpException>(() => (Matching("odd") with { TagItmTexts = 3 }).Validate());
+        Assert.Contains("tag_itm_texts (3) must be an even number >= 2", odd.Message);
+        var untagged = Assert.Throws<GroundSharpException>(() => new Trainer(Matching("no-tags-itm") with { DataFiles = new[] { plain } }, new RecordingReporter()).Run(new TrainStart()));
+        Assert.Contains("objectives.tag_itm is on, but no sample", untagged.Message);
     }
 
     [Fact]
