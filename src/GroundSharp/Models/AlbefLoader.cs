@@ -36,7 +36,9 @@ public static class AlbefLoader
             else if (File.Exists(sibling)) { config = AlbefConfig.Load(sibling); configSource = sibling; }
             else { config = AlbefConfig.Base; configSource = "ALBEF-base defaults"; }
 
-            var model = new AlbefModel(config);
+            // A strict load overwrites every weight or fails, so ALBEF's random initialisation would be drawn for
+            // nothing; a lenient one keeps it for the weights the checkpoint lacks.
+            var model = new AlbefModel(config, initialise: !strict);
             var report = AlbefWeights.Load(model, stateDict, strict, checkpointPath);
             model.eval();
             if (dev.type != DeviceType.CPU) model.to(dev);

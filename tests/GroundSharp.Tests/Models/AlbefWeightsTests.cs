@@ -55,6 +55,38 @@ public class AlbefWeightsTests
         Assert.Equal(new[] { "some.extra.weight" }, report.Unexpected);
     }
 
+    [Fact]
+    public void Loader_SkipsTheRandomInitForAStrictLoad_AndKeepsItForTheWeightsALenientOneLacks()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"gs-init-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        try
+        {
+            using var saved = FixtureModel.Load();
+            string full = Path.Combine(dir, "full.safetensors"), partial = Path.Combine(dir, "partial.safetensors");
+            AlbefSaver.SaveSafetensors(saved, full);
+            var strict = AlbefLoader.Load(full);
+            using (strict.Model)
+            {
+                var a = strict.Model.state_dict();
+                foreach (var (k, v) in saved.state_dict()) Assert.True(v.allclose(a[k], rtol: 0, atol: 0), k);
+            }
+            // Without text_proj.bias: a lenient load gives it ALBEF's initialisation (zero biases), not TorchSharp's U(±1/√fan_in).
+            var (sd, metadata) = SafeTensors.Load(full);
+            sd.Remove("text_proj.bias");
+            SafeTensors.Save(partial, sd, metadata);
+            foreach (var t in sd.Values) t.Dispose();
+            var lenient = AlbefLoader.Load(partial, strict: false);
+            using (lenient.Model)
+            {
+                Assert.Equal(new[] { "text_proj.bias" }, lenient.Report.Missing);
+                Assert.Equal(0.0, lenient.Model.text_proj.bias!.abs().max().item<float>());
+            }
+            Assert.Contains("text_proj.bias", Assert.Throws<GroundSharpException>(() => AlbefLoader.Load(partial)).Message);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
     [Theory]
     [InlineData(ScalarType.Int64)]
     [InlineData(ScalarType.Int32)]
