@@ -23,12 +23,14 @@ public static class ExperimentCommand
         var patchOnlyFusion = new Option<bool>("--patch-only-fusion") { Description = "the fusion layers' cross-attention reads the patch tokens only, not the image [CLS]" };
         var itmRandom = new Option<double?>("--itm-random-negatives") { Description = "share of ITM negatives drawn at random instead of by ITC similarity, 0..1 (default 0.5)" };
         var itmSwap = new Option<double?>("--itm-swap-negatives") { Description = "share of items whose ITM negative text is their own with one colour/shape/texture/size word swapped, 0..1 (default 0)" };
+        var itmTextMean = new Option<bool>("--itm-reads-text-mean") { Description = "the ITM head reads the mean of the fused text tokens instead of the fused [CLS] (model key itm_reads_text_mean)" };
+        var crossInit = new Option<double?>("--cross-attention-init-scale") { Description = "factor on the initial std of the fusion layers' cross-attention weights (model key cross_attention_init_scale; default 1)" };
         var tagItm = new Option<int?>("--tag-itm") { Description = "ITM on image tags in the ITC warm-up and the pre-training: N texts per caption image, half its own tags, half tags it lacks (even; default 0 = off)" };
         var pretrainLr = new Option<double?>("--pretrain-lr") { Description = "peak learning rate of the ITC warm-up and the pre-training (default 3e-4)" };
         var curveEvery = new Option<int?>("--curve-every") { Description = "learning curves: evaluate the control and AMC checkpoints on val every N fine-tuning steps (0 = none; default 100)" };
         var amc = new Command("amc", "Pre-train a small ALBEF on captions (baseline), fine-tune with AMC and its ablations, evaluate pointing accuracy.")
         {
-            output, seed, quick, itcWarmupSteps, pretrainSteps, finetuneSteps, evalLimit, tagSteps, regionPhrases, filterNegatives, patchOnlyFusion, itmRandom, itmSwap, tagItm, pretrainLr, curveEvery,
+            output, seed, quick, itcWarmupSteps, pretrainSteps, finetuneSteps, evalLimit, tagSteps, regionPhrases, filterNegatives, patchOnlyFusion, itmTextMean, crossInit, itmRandom, itmSwap, tagItm, pretrainLr, curveEvery,
         };
         amc.SetAction(r => CliRunner.Run(() =>
         {
@@ -41,6 +43,8 @@ public static class ExperimentCommand
             if (r.GetValue(regionPhrases) is { } rp) o = o with { RegionPhrasesInPretraining = rp };
             if (r.GetValue(filterNegatives) is { } fn) o = o with { FilterFalseNegatives = fn };
             if (r.GetValue(patchOnlyFusion)) o = o with { Model = o.Model with { FusionReadsImageCls = false } };
+            if (r.GetValue(itmTextMean)) o = o with { Model = o.Model with { ItmReadsTextMean = true } };
+            if (r.GetValue(crossInit) is { } ci) o = o with { Model = o.Model with { CrossAttentionInitScale = ci > 0 && double.IsFinite(ci) ? ci : throw new GroundSharpException("--cross-attention-init-scale must be > 0") } };
             if (r.GetValue(itmRandom) is { } q) o = o with { ItmRandomNegatives = q is >= 0 and <= 1 ? q : throw new GroundSharpException("--itm-random-negatives must be in [0, 1]") };
             if (r.GetValue(itmSwap) is { } sw) o = o with { ItmSwapNegatives = sw is >= 0 and <= 1 ? sw : throw new GroundSharpException("--itm-swap-negatives must be in [0, 1]") };
             if (r.GetValue(tagItm) is { } ti) o = o with { TagItmTexts = ti == 0 || (ti >= 2 && ti % 2 == 0) ? ti : throw new GroundSharpException("--tag-itm must be 0 or an even number >= 2") };

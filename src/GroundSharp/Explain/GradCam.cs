@@ -122,7 +122,7 @@ public static class GradCam
         {
             using var _ = enable_grad();
             var fused = model.Fuse(hidden.detach(), attentionMask, imageEmbeds.detach(), g, cfg.Bert.NumHiddenLayers);
-            logits = model.ItmLogits(fused);
+            logits = model.ItmLogits(fused, attentionMask);
             if (leaf is null || !logits.requires_grad)
                 throw new InvalidOperationException("GradCAM: the ITM logit does not depend on the attention probabilities (are parameters frozen inside enable_grad?)");
             var target = logits.select(1, 1).sum();

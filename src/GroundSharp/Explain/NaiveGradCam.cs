@@ -31,7 +31,7 @@ public static class NaiveGradCam
             var imageEmbeds = model.EncodeImage(image);
             var text = model.EncodeText(inputIds, attentionMask);
             var fused = model.Fuse(text, attentionMask, imageEmbeds);
-            var logits = model.ItmLogits(fused);
+            var logits = model.ItmLogits(fused, attentionMask);
             logits.select(1, 1).sum().backward();
             var map = GradCam.MapFromAttention(probs!.detach(), probs!.grad!, attentionMask, cfg.GridSize, cfg.GridSize);
             return map.MoveToOuterDisposeScope();

@@ -50,6 +50,17 @@ public sealed record AlbefConfig
     /// tokens are keys, so an ITM decision has to rest on the patches that GradCAM explains.
     /// </summary>
     public bool FusionReadsImageCls { get; init; } = true;
+    /// <summary>
+    /// Whether the ITM head reads the mean of the fused text tokens instead of the fused [CLS] (ALBEF: [CLS]). From
+    /// random weights the [CLS] depends on its own words and on the image by a percent each, so a match — their product —
+    /// starts with no gradient; each word token carries its own word (docs/experiment-amc.md, seventh session).
+    /// </summary>
+    public bool ItmReadsTextMean { get; init; }
+    /// <summary>
+    /// Factor on the initial standard deviation of the fusion layers' cross-attention weights (query, key, value,
+    /// output; 1 = ALBEF's BERT initialisation). Only a model trained from scratch is affected.
+    /// </summary>
+    public double CrossAttentionInitScale { get; init; } = 1.0;
     public BertConfig Bert { get; init; } = new();
 
     public int GridSize => ImageRes / PatchSize;
@@ -88,6 +99,7 @@ public sealed record AlbefConfig
         Require(b.IntermediateSize > 0, $"bert.intermediate_size ({b.IntermediateSize}) must be > 0");
         Require(MaxWords > 0, $"max_words ({MaxWords}) must be > 0");
         Require(Temp > 0, $"temp ({Temp}) must be > 0");
+        Require(CrossAttentionInitScale > 0 && double.IsFinite(CrossAttentionInitScale), $"cross_attention_init_scale ({CrossAttentionInitScale}) must be > 0");
         // Sizes are checked before anything is allocated, so that a typo is this message and not an allocator's crash.
         Require((long)GridSize * GridSize <= MaxPatches, $"image_res {ImageRes} / patch_size {PatchSize} gives {(long)GridSize * GridSize} patches, more than the {MaxPatches} whose attention fits in memory");
         var parts = ParameterCounts();
@@ -166,8 +178,10 @@ public sealed record AlbefConfig
                     "distill" => c with { Distill = r.Bool(p) },
                     "max_words" => c with { MaxWords = r.Int(p) },
                     "fusion_reads_image_cls" => c with { FusionReadsImageCls = r.Bool(p) },
+                    "itm_reads_text_mean" => c with { ItmReadsTextMean = r.Bool(p) },
+                    "cross_attention_init_scale" => c with { CrossAttentionInitScale = r.Double(p) },
                     "bert" => c,
-                    _ => throw new GroundSharpException($"{source}: unknown config key '{p.Name}' (known: image_res, patch_size, vision_width, vision_depth, vision_heads, vision_mlp_ratio, embed_dim, gradcam_layer, temp, queue_size, momentum, alpha, mlm_probability, distill, max_words, fusion_reads_image_cls, bert)"),
+                    _ => throw new GroundSharpException($"{source}: unknown config key '{p.Name}' (known: image_res, patch_size, vision_width, vision_depth, vision_heads, vision_mlp_ratio, embed_dim, gradcam_layer, temp, queue_size, momentum, alpha, mlm_probability, distill, max_words, fusion_reads_image_cls, itm_reads_text_mean, cross_attention_init_scale, bert)"),
                 };
                 if (p.Name != "bert") continue;
                 if (p.Value.ValueKind != JsonValueKind.Object) throw new GroundSharpException($"{source}: 'bert' must be an object (the BERT config)");
@@ -227,6 +241,8 @@ public sealed record AlbefConfig
         };
         // Written only when off, so that ALBEF configs (and the experiments' recorded settings) read as before.
         if (!FusionReadsImageCls) o["fusion_reads_image_cls"] = false;
+        if (ItmReadsTextMean) o["itm_reads_text_mean"] = true;
+        if (CrossAttentionInitScale != 1.0) o["cross_attention_init_scale"] = CrossAttentionInitScale;
         return JsonSerializer.Serialize(o, new JsonSerializerOptions { WriteIndented = true });
     }
 

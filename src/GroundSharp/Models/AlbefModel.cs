@@ -69,12 +69,16 @@ public sealed class AlbefModel : nn.Module
             else
             {
                 // ViT: timm's trunc_normal_(std=.02) cuts at ±2 (absolute) = ±100σ, i.e. a plain normal; BERT: normal(0.02).
-                double s = name.StartsWith("visual_encoder") ? 0.02 : std;
+                double s = name.StartsWith("visual_encoder") ? 0.02
+                    : IsCrossAttentionWeight(name) ? std * Config.CrossAttentionInitScale : std;
                 using var n = randn(p.shape, generator: gen);
                 p.copy_(n.MulBy(s).ClampInPlace(-2.0, 2.0));
             }
         }
     }
+
+    private static bool IsCrossAttentionWeight(string name) =>
+        name.Contains(".crossattention.", StringComparison.Ordinal) && name.EndsWith(".weight", StringComparison.Ordinal) && !name.Contains("LayerNorm", StringComparison.Ordinal);
 
     /// <summary>(B,1,1,L) additive mask (1 - m) * -10000 in the model's dtype.</summary>
     public static Tensor ExtendedMask(Tensor attentionMask, ScalarType dtype)
@@ -123,11 +127,21 @@ public sealed class AlbefModel : nn.Module
         return h.MoveToOuterDisposeScope();
     }
 
-    /// <summary>ITM logits (B,2) from fusion hidden states; class 1 = match.</summary>
-    public Tensor ItmLogits(Tensor fusionHidden)
+    /// <summary>
+    /// ITM logits (B,2) from fusion hidden states; class 1 = match. The head reads the fused [CLS] (ALBEF), or with
+    /// <see cref="AlbefConfig.ItmReadsTextMean"/> the mean over the text tokens that <paramref name="attentionMask"/> keeps.
+    /// </summary>
+    public Tensor ItmLogits(Tensor fusionHidden, Tensor attentionMask)
     {
-        using var cls = fusionHidden.select(1, 0);
-        return itm_head.forward(cls);
+        if (!Config.ItmReadsTextMean)
+        {
+            using var cls = fusionHidden.select(1, 0);
+            return itm_head.forward(cls);
+        }
+        using var scope = NewDisposeScope();
+        var m = attentionMask.narrow(1, 0, fusionHidden.shape[1]).to_type(fusionHidden.dtype).unsqueeze(-1);
+        var mean = (fusionHidden * m).sum(1).div(m.sum(1));
+        return itm_head.forward(mean).MoveToOuterDisposeScope();
     }
 
     /// <summary>L2-normalised projection of the image [CLS] (B, embed_dim).</summary>

@@ -179,7 +179,7 @@ public sealed class AlbefPretrainer : IDisposable
         {
             var items = tensor(tagTexts.Items.Select(i => (long)i).ToArray(), dtype: ScalarType.Int64, device: imageEmbeds.device);
             var tagText = Model.EncodeText(tagTexts.InputIds, tagTexts.AttentionMask);
-            var tagLogits = Model.ItmLogits(Model.Fuse(tagText, tagTexts.AttentionMask, imageEmbeds.index_select(0, items)));
+            var tagLogits = Model.ItmLogits(Model.Fuse(tagText, tagTexts.AttentionMask, imageEmbeds.index_select(0, items)), tagTexts.AttentionMask);
             lossTagItm = F.cross_entropy(tagLogits, tagTexts.Labels ?? throw new InvalidOperationException("tag texts without labels"));
         }
         if (!objectives.Itc && !objectives.Itm && !objectives.Mlm && !objectives.Amc)
@@ -279,7 +279,7 @@ public sealed class AlbefPretrainer : IDisposable
             var textAll = cat(new[] { textEmbeds, negativeText }, 0);
             var maskAll = cat(new[] { mask, negativeMask }, 0);
             var imageAll = cat(new[] { imageEmbeds.index_select(0, imgIdx), imageEmbeds }, 0);
-            var negativeLogits = Model.ItmLogits(Model.Fuse(textAll, maskAll, imageAll));
+            var negativeLogits = Model.ItmLogits(Model.Fuse(textAll, maskAll, imageAll), maskAll);
             var logits = cat(new[] { positiveLogits!, negativeLogits }, 0);
             var labels = cat(new[] { ones(b, dtype: ScalarType.Int64, device: device), zeros(2 * b, dtype: ScalarType.Int64, device: device) }, 0);
             lossItm = F.cross_entropy(logits, labels);
@@ -338,7 +338,7 @@ public sealed class AlbefPretrainer : IDisposable
     private (Tensor Logits, Tensor? Amc) PositivePass(PretrainBatch batch, Tensor textEmbeds, Tensor imageEmbeds, bool amcOn, AmcLossOptions amcOptions)
     {
         var mask = batch.AttentionMask;
-        if (!amcOn) return (Model.ItmLogits(Model.Fuse(textEmbeds, mask, imageEmbeds)), null);
+        if (!amcOn) return (Model.ItmLogits(Model.Fuse(textEmbeds, mask, imageEmbeds), mask), null);
 
         var device = mask.device;
         var boxRows = Enumerable.Range(0, batch.Size).Where(i => batch.HasBox[i]).Select(i => (long)i).ToArray();
@@ -353,13 +353,14 @@ public sealed class AlbefPretrainer : IDisposable
         if (otherRows.Length > 0)
         {
             var otherIdx = tensor(otherRows, dtype: ScalarType.Int64, device: device);
-            otherLogits = Model.ItmLogits(Model.Fuse(textEmbeds.index_select(0, otherIdx), mask.index_select(0, otherIdx), imageEmbeds.index_select(0, otherIdx)));
+            var otherMask = mask.index_select(0, otherIdx);
+            otherLogits = Model.ItmLogits(Model.Fuse(textEmbeds.index_select(0, otherIdx), otherMask, imageEmbeds.index_select(0, otherIdx)), otherMask);
         }
 
         Tensor boxLogits, amc;
         using (var capture = GradCam.CaptureAttention(Model))
         {
-            boxLogits = Model.ItmLogits(Model.Fuse(textEmbeds.index_select(0, boxIdx).narrow(1, 0, boxLength), boxMask, imageEmbeds.index_select(0, boxIdx)));
+            boxLogits = Model.ItmLogits(Model.Fuse(textEmbeds.index_select(0, boxIdx).narrow(1, 0, boxLength), boxMask, imageEmbeds.index_select(0, boxIdx)), boxMask);
             var probs = capture.Probs ?? throw new InvalidOperationException("the GradCAM layer's attention was not captured");
             using var regions = batch.BoxMasks.index_select(0, boxIdx).to_type(Model.DType);
             using var result = AmcLoss.Compute(probs, boxLogits, boxMask, regions, Config.GridSize, Config.GridSize, amcOptions);

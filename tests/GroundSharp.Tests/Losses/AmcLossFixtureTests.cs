@@ -37,7 +37,7 @@ public class AmcLossFixtureTests(ITestOutputHelper output)
         using var capture = GradCam.CaptureAttention(model);
         var imageEmbeds = model.EncodeImage(images);
         var text = model.EncodeText(ids, mask);
-        var itm = model.ItmLogits(model.Fuse(text, mask, imageEmbeds));
+        var itm = model.ItmLogits(model.Fuse(text, mask, imageEmbeds), mask);
         using var amc = AmcLoss.Compute(capture.Probs!, itm, mask, boxMask, 16, 16);
 
         FixtureData.AssertMatches("c_fmaps", suffix, capture.Probs!, tol, output);

@@ -21,7 +21,7 @@ public class AmcLossGradientTests(ITestOutputHelper output)
     private static Tensor Loss(AlbefModel model, Tensor images, Tensor ids, Tensor mask, Tensor boxes, AmcVariant variant)
     {
         using var capture = GradCam.CaptureAttention(model);
-        var itm = model.ItmLogits(model.Fuse(model.EncodeText(ids, mask), mask, model.EncodeImage(images)));
+        var itm = model.ItmLogits(model.Fuse(model.EncodeText(ids, mask), mask, model.EncodeImage(images)), mask);
         using var amc = AmcLoss.Compute(capture.Probs!, itm, mask, boxes, model.Config.GridSize, model.Config.GridSize, new AmcLossOptions { Variant = variant });
         return amc.Total.alias();
     }

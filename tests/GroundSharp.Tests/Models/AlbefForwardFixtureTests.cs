@@ -24,7 +24,7 @@ public class AlbefForwardFixtureTests(ITestOutputHelper output)
         Assert.Equal(new long[] { 3, 257, 96 }, imageEmbeds.shape);
         var textEmbeds = model.EncodeText(ids, mask);
         var fusion = model.Fuse(textEmbeds, mask, imageEmbeds);
-        var itm = model.ItmLogits(fusion);
+        var itm = model.ItmLogits(fusion, mask);
         var imageFeat = model.ImageFeatures(imageEmbeds);
         var textFeat = model.TextFeatures(textEmbeds);
         var sim = imageFeat.matmul(textFeat.t()) / model.temp;
