@@ -47,7 +47,11 @@ public static class ExperimentCommand
             if (r.GetValue(crossInit) is { } ci) o = o with { Model = o.Model with { CrossAttentionInitScale = ci > 0 && double.IsFinite(ci) ? ci : throw new GroundSharpException("--cross-attention-init-scale must be > 0") } };
             if (r.GetValue(itmRandom) is { } q) o = o with { ItmRandomNegatives = q is >= 0 and <= 1 ? q : throw new GroundSharpException("--itm-random-negatives must be in [0, 1]") };
             if (r.GetValue(itmSwap) is { } sw) o = o with { ItmSwapNegatives = sw is >= 0 and <= 1 ? sw : throw new GroundSharpException("--itm-swap-negatives must be in [0, 1]") };
-            if (r.GetValue(tagItm) is { } ti) o = o with { TagItmTexts = ti == 0 || (ti >= 2 && ti % 2 == 0) ? ti : throw new GroundSharpException("--tag-itm must be 0 or an even number >= 2") };
+            if (r.GetValue(tagItm) is { } ti)
+            {
+                if (ti != 0) TagMatching.CheckTextsPerImage(ti, "--tag-itm");
+                o = o with { TagItmTexts = ti };
+            }
             if (r.GetValue(pretrainLr) is { } lr) o = o with { PretrainLr = lr > 0 && double.IsFinite(lr) ? lr : throw new GroundSharpException("--pretrain-lr must be > 0") };
             if (r.GetValue(curveEvery) is { } c) o = o with { CurveEvery = c >= 0 ? c : throw new GroundSharpException("--curve-every must be >= 0") };
             var experiment = new AmcExperiment(o, new EveryNthStepReporter(25), Console.WriteLine);

@@ -248,10 +248,10 @@ public sealed class AmcExperiment(AmcExperimentOptions options, ITrainingReporte
             ItmRandomNegatives = options.ItmRandomNegatives,
             FilterFalseNegatives = filter,
             ItmSwapNegatives = swap,
-            TagItmTexts = objectives.TagItm ? options.TagItmTexts : new TrainConfig().TagItmTexts,
             Amc = amc ?? new AmcLossOptions(),
             PrefetchBatches = 4,
         };
+        if (objectives.TagItm) config = config with { TagItmTexts = options.TagItmTexts };
         var trainer = new Trainer(config, reporter);
         var checkpointDir = Path.Combine(dir, "checkpoints");
         bool resume = Directory.Exists(checkpointDir) && Directory.EnumerateDirectories(checkpointDir, "step-*").Any();

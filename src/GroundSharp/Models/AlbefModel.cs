@@ -139,7 +139,7 @@ public sealed class AlbefModel : nn.Module
             return itm_head.forward(cls);
         }
         using var scope = NewDisposeScope();
-        var m = attentionMask.narrow(1, 0, fusionHidden.shape[1]).to_type(fusionHidden.dtype).unsqueeze(-1);
+        var m = attentionMask.to_type(fusionHidden.dtype).unsqueeze(-1);
         var mean = (fusionHidden * m).sum(1).div(m.sum(1));
         return itm_head.forward(mean).MoveToOuterDisposeScope();
     }

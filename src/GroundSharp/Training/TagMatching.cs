@@ -13,14 +13,24 @@ namespace GroundSharp.Training;
 public sealed class TagMatching
 {
     private readonly TagVocabulary _tags;
-    private readonly string[][] _words;
+    // Per tag: the tags of its length one word away from it, and all tags of its length (the negatives' pools).
+    private readonly int[][] _oneWordAway, _sameLength;
 
     public TagMatching(TagVocabulary tags, int textsPerImage)
     {
-        if (textsPerImage < 2 || textsPerImage % 2 != 0) throw new GroundSharpException($"tag_itm_texts ({textsPerImage}) must be an even number >= 2");
+        CheckTextsPerImage(textsPerImage, "tag_itm_texts");
         _tags = tags;
         TextsPerImage = textsPerImage;
-        _words = tags.Tags.Select(t => t.Split(' ', StringSplitOptions.RemoveEmptyEntries)).ToArray();
+        var words = tags.Tags.Select(t => t.Split(' ', StringSplitOptions.RemoveEmptyEntries)).ToArray();
+        var all = Enumerable.Range(0, tags.Count).ToArray();
+        _sameLength = words.Select(w => all.Where(k => words[k].Length == w.Length).ToArray()).ToArray();
+        _oneWordAway = words.Select((w, i) => _sameLength[i].Where(k => w.Where((word, j) => word != words[k][j]).Count() == 1).ToArray()).ToArray();
+    }
+
+    /// <summary>The rule for <see cref="TextsPerImage"/>: an even number, at least 2 (one own tag, one it lacks).</summary>
+    public static void CheckTextsPerImage(int textsPerImage, string name)
+    {
+        if (textsPerImage < 2 || textsPerImage % 2 != 0) throw new GroundSharpException($"{name} ({textsPerImage}) must be an even number >= 2");
     }
 
     /// <summary>Texts per tagged image: half its own tags, half tags it lacks.</summary>
@@ -37,28 +47,23 @@ public sealed class TagMatching
     public IReadOnlyList<(int Item, string Text, bool Present)> Draw(IReadOnlyList<IReadOnlyList<string>?> itemTags, Random rng)
     {
         var pairs = new List<(int, string, bool)>();
-        int half = TextsPerImage / 2;
         for (int item = 0; item < itemTags.Count; item++)
         {
             if (itemTags[item] is not { Count: > 0 } own) continue;
             var present = new HashSet<int>();
             foreach (var tag in own)
                 if (_tags.IndexOf(tag) is int k) present.Add(k);
-            var absent = Enumerable.Range(0, _tags.Count).Where(k => !present.Contains(k)).ToArray();
-            if (present.Count == 0 || absent.Length == 0) continue;
-
             var positives = present.ToArray();
             rng.Shuffle(positives);
-            var chosen = new HashSet<int>();
-            foreach (int positive in positives.Take(half))
+            var taken = new HashSet<int>(present); // neither a positive nor a negative already drawn
+            foreach (int positive in positives.Take(TextsPerImage / 2))
             {
-                var left = absent.Where(k => !chosen.Contains(k)).ToArray();
-                if (left.Length == 0) break;
-                var oneWordOff = left.Where(k => DifferInOneWord(_words[k], _words[positive])).ToArray();
-                var sameLength = left.Where(k => _words[k].Length == _words[positive].Length).ToArray();
-                var pool = oneWordOff.Length > 0 ? oneWordOff : sameLength.Length > 0 ? sameLength : left;
+                var pool = Free(_oneWordAway[positive], taken);
+                if (pool.Length == 0) pool = Free(_sameLength[positive], taken);
+                if (pool.Length == 0) pool = Free(Enumerable.Range(0, _tags.Count), taken);
+                if (pool.Length == 0) break;
                 int negative = pool[rng.Next(pool.Length)];
-                chosen.Add(negative);
+                taken.Add(negative);
                 pairs.Add((item, TextOf(_tags.Tags[positive]), true));
                 pairs.Add((item, TextOf(_tags.Tags[negative]), false));
             }
@@ -66,12 +71,5 @@ public sealed class TagMatching
         return pairs;
     }
 
-    private static bool DifferInOneWord(string[] a, string[] b)
-    {
-        if (a.Length != b.Length) return false;
-        int differ = 0;
-        for (int i = 0; i < a.Length; i++)
-            if (!string.Equals(a[i], b[i], StringComparison.Ordinal)) differ++;
-        return differ == 1;
-    }
+    private static int[] Free(IEnumerable<int> candidates, HashSet<int> taken) => candidates.Where(k => !taken.Contains(k)).ToArray();
 }

@@ -79,7 +79,7 @@ public sealed record TrainConfig
         Require(ItmRandomNegatives is >= 0 and <= 1, $"itm_random_negatives ({ItmRandomNegatives}) must be in [0, 1]");
         Require(ItmSwapNegatives is >= 0 and <= 1, $"itm_swap_negatives ({ItmSwapNegatives}) must be in [0, 1]");
         if (SwapWordClasses is not null) WordSwapNegatives.ClassMap(SwapWordClasses, source + ": swap_word_classes");
-        Require(TagItmTexts >= 2 && TagItmTexts % 2 == 0, $"tag_itm_texts ({TagItmTexts}) must be an even number >= 2");
+        TagMatching.CheckTextsPerImage(TagItmTexts, source + ": tag_itm_texts");
         Require(Objectives.Itc || Objectives.Itm || Objectives.Mlm || Objectives.Amc || Objectives.Tags || Objectives.TagItm, "objectives: at least one must be on");
         Require(Amc.MarginMean >= 0 && Amc.MarginMax >= 0 && Amc.WeightMean >= 0 && Amc.WeightMax >= 0, "amc margins and weights must be >= 0");
         Augmentation.Validate(source + ": augmentation");
