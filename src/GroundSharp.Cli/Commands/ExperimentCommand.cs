@@ -23,6 +23,9 @@ public static class ExperimentCommand
         var patchOnlyFusion = new Option<bool>("--patch-only-fusion") { Description = "the fusion layers' cross-attention reads the patch tokens only, not the image [CLS]" };
         var itmRandom = new Option<double?>("--itm-random-negatives") { Description = "share of ITM negatives drawn at random instead of by ITC similarity, 0..1 (default 0.5)" };
         var itmSwap = new Option<double?>("--itm-swap-negatives") { Description = "share of items whose ITM negative text is their own with one colour/shape/texture/size word swapped, 0..1 (default 0)" };
+        var captionImages = new Option<int?>("--caption-images") { Description = "images of the caption split (pre-training; default 1500)" };
+        var gradcamLayer = new Option<int?>("--gradcam-layer") { Description = "BERT layer whose cross-attention GradCAM explains, for AMC and every evaluation (model key gradcam_layer; default the third fusion layer, clamped to the last)" };
+        var convStem = new Option<bool>("--conv-patch-stem") { Description = "the ViT embeds patches through a stack of stride-2 4x4 convolutions instead of one linear projection (model key patch_stem: conv)" };
         var itmTextMean = new Option<bool>("--itm-reads-text-mean") { Description = "the ITM head reads the mean of the fused text tokens instead of the fused [CLS] (model key itm_reads_text_mean)" };
         var crossInit = new Option<double?>("--cross-attention-init-scale") { Description = "factor on the initial std of the fusion layers' cross-attention weights (model key cross_attention_init_scale; default 1)" };
         var tagItm = new Option<int?>("--tag-itm") { Description = "ITM on image tags in the ITC warm-up and the pre-training: N texts per caption image, half its own tags, half tags it lacks (even; default 0 = off)" };
@@ -30,7 +33,7 @@ public static class ExperimentCommand
         var curveEvery = new Option<int?>("--curve-every") { Description = "learning curves: evaluate the control and AMC checkpoints on val every N fine-tuning steps (0 = none; default 100)" };
         var amc = new Command("amc", "Pre-train a small ALBEF on captions (baseline), fine-tune with AMC and its ablations, evaluate pointing accuracy.")
         {
-            output, seed, quick, itcWarmupSteps, pretrainSteps, finetuneSteps, evalLimit, tagSteps, regionPhrases, filterNegatives, patchOnlyFusion, itmTextMean, crossInit, itmRandom, itmSwap, tagItm, pretrainLr, curveEvery,
+            output, seed, quick, itcWarmupSteps, pretrainSteps, finetuneSteps, evalLimit, tagSteps, regionPhrases, filterNegatives, captionImages, gradcamLayer, patchOnlyFusion, convStem, itmTextMean, crossInit, itmRandom, itmSwap, tagItm, pretrainLr, curveEvery,
         };
         amc.SetAction(r => CliRunner.Run(() =>
         {
@@ -43,6 +46,9 @@ public static class ExperimentCommand
             if (r.GetValue(regionPhrases) is { } rp) o = o with { RegionPhrasesInPretraining = rp };
             if (r.GetValue(filterNegatives) is { } fn) o = o with { FilterFalseNegatives = fn };
             if (r.GetValue(patchOnlyFusion)) o = o with { Model = o.Model with { FusionReadsImageCls = false } };
+            if (r.GetValue(captionImages) is { } ci0) o = o with { Data = o.Data with { Pretrain = ci0 > 0 ? ci0 : throw new GroundSharpException("--caption-images must be > 0") } };
+            if (r.GetValue(gradcamLayer) is { } gl) o = o with { Model = (o.Model with { GradcamLayer = gl }).Validate("--gradcam-layer") };
+            if (r.GetValue(convStem)) o = o with { Model = o.Model with { PatchStem = GroundSharp.Models.PatchStem.Conv } };
             if (r.GetValue(itmTextMean)) o = o with { Model = o.Model with { ItmReadsTextMean = true } };
             if (r.GetValue(crossInit) is { } ci) o = o with { Model = o.Model with { CrossAttentionInitScale = ci > 0 && double.IsFinite(ci) ? ci : throw new GroundSharpException("--cross-attention-init-scale must be > 0") } };
             if (r.GetValue(itmRandom) is { } q) o = o with { ItmRandomNegatives = q is >= 0 and <= 1 ? q : throw new GroundSharpException("--itm-random-negatives must be in [0, 1]") };

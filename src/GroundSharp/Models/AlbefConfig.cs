@@ -2,6 +2,9 @@ using System.Text.Json;
 
 namespace GroundSharp.Models;
 
+/// <summary>How the ViT embeds patches (<see cref="AlbefConfig.PatchStem"/>).</summary>
+public enum PatchStem { Linear, Conv }
+
 /// <summary>The BERT part of the configuration: the keys of ALBEF's <c>config_bert.json</c>.</summary>
 public sealed record BertConfig
 {
@@ -61,6 +64,12 @@ public sealed record AlbefConfig
     /// output; 1 = ALBEF's BERT initialisation). Only a model trained from scratch is affected.
     /// </summary>
     public double CrossAttentionInitScale { get; init; } = 1.0;
+    /// <summary>
+    /// How the ViT turns pixels into patch tokens: ALBEF's one linear projection per patch, or a convolutional stem
+    /// (stride-2 4×4 convolutions to the patch size, then a 1×1 projection; Xiao et al. 2021, "Early convolutions
+    /// help transformers see better"). For a ViT trained from scratch (docs/experiment-amc.md, eighth session).
+    /// </summary>
+    public PatchStem PatchStem { get; init; } = PatchStem.Linear;
     public BertConfig Bert { get; init; } = new();
 
     public int GridSize => ImageRes / PatchSize;
@@ -100,6 +109,8 @@ public sealed record AlbefConfig
         Require(MaxWords > 0, $"max_words ({MaxWords}) must be > 0");
         Require(Temp > 0, $"temp ({Temp}) must be > 0");
         Require(CrossAttentionInitScale > 0 && double.IsFinite(CrossAttentionInitScale), $"cross_attention_init_scale ({CrossAttentionInitScale}) must be > 0");
+        Require(PatchStem == PatchStem.Linear || (PatchSize >= 2 && (PatchSize & (PatchSize - 1)) == 0 && VisionWidth % (PatchSize / 2) == 0),
+            $"patch_stem \"conv\" needs a power-of-two patch_size (got {PatchSize}) and a vision_width divisible by patch_size / 2 (got {VisionWidth})");
         // Sizes are checked before anything is allocated, so that a typo is this message and not an allocator's crash.
         Require((long)GridSize * GridSize <= MaxPatches, $"image_res {ImageRes} / patch_size {PatchSize} gives {(long)GridSize * GridSize} patches, more than the {MaxPatches} whose attention fits in memory");
         var parts = ParameterCounts();
@@ -123,13 +134,30 @@ public sealed record AlbefConfig
         return
         [
             ($"the ViT (vision_width {VisionWidth} x vision_depth {VisionDepth}, {NumPatches} patches)",
-                3.0 * PatchSize * PatchSize * w + (NumPatches + 2.0) * w + VisionDepth * (4 * w * w + 2 * w * mlp + 9 * w + mlp)),
+                PatchEmbedParameters() + (NumPatches + 1.0) * w + VisionDepth * (4 * w * w + 2 * w * mlp + 9 * w + mlp)),
             ($"the text embeddings (bert.vocab_size {Bert.VocabSize} + bert.max_position_embeddings {Bert.MaxPositionEmbeddings}, x bert.hidden_size {Bert.HiddenSize})",
                 ((double)Bert.VocabSize + Bert.MaxPositionEmbeddings + Bert.TypeVocabSize) * h),
             ($"the BERT layers (bert.hidden_size {Bert.HiddenSize}, bert.intermediate_size {Bert.IntermediateSize} x bert.num_hidden_layers {Bert.NumHiddenLayers})",
                 Bert.NumHiddenLayers * (4 * h * h + 2 * h * i + 9 * h + i) + fusion * (2 * h * h + 2 * h * Bert.EncoderWidth + 6 * h)),
             ($"the projections (embed_dim {EmbedDim})", ((double)VisionWidth + Bert.HiddenSize + 2) * EmbedDim + h * h + Bert.VocabSize),
         ];
+    }
+
+    /// <summary>Parameters of the patch embedding: the linear projection, or the stem's convolutions, norms and 1×1 projection.</summary>
+    private double PatchEmbedParameters()
+    {
+        double w = VisionWidth;
+        if (PatchStem == PatchStem.Linear) return 3.0 * PatchSize * PatchSize * w + w;
+        double total = 0, cin = 3;
+        foreach (var cout in ConvStemChannels()) { total += cin * cout * 16 + 2 * cout; cin = cout; }
+        return total + cin * w + w;
+    }
+
+    /// <summary>Output channels of the conv stem's stride-2 layers: vision_width / 2^k, doubling to vision_width.</summary>
+    public int[] ConvStemChannels()
+    {
+        int layers = System.Numerics.BitOperations.Log2((uint)PatchSize);
+        return Enumerable.Range(0, layers).Select(i => VisionWidth >> (layers - 1 - i)).ToArray();
     }
 
     public static AlbefConfig Load(string path)
@@ -180,8 +208,14 @@ public sealed record AlbefConfig
                     "fusion_reads_image_cls" => c with { FusionReadsImageCls = r.Bool(p) },
                     "itm_reads_text_mean" => c with { ItmReadsTextMean = r.Bool(p) },
                     "cross_attention_init_scale" => c with { CrossAttentionInitScale = r.Double(p) },
+                    "patch_stem" => c with { PatchStem = r.String(p) switch
+                    {
+                        "linear" => PatchStem.Linear,
+                        "conv" => PatchStem.Conv,
+                        var v => throw new GroundSharpException($"{source}: 'patch_stem' must be \"linear\" or \"conv\", got \"{v}\""),
+                    } },
                     "bert" => c,
-                    _ => throw new GroundSharpException($"{source}: unknown config key '{p.Name}' (known: image_res, patch_size, vision_width, vision_depth, vision_heads, vision_mlp_ratio, embed_dim, gradcam_layer, temp, queue_size, momentum, alpha, mlm_probability, distill, max_words, fusion_reads_image_cls, itm_reads_text_mean, cross_attention_init_scale, bert)"),
+                    _ => throw new GroundSharpException($"{source}: unknown config key '{p.Name}' (known: image_res, patch_size, vision_width, vision_depth, vision_heads, vision_mlp_ratio, embed_dim, gradcam_layer, temp, queue_size, momentum, alpha, mlm_probability, distill, max_words, fusion_reads_image_cls, itm_reads_text_mean, cross_attention_init_scale, patch_stem, bert)"),
                 };
                 if (p.Name != "bert") continue;
                 if (p.Value.ValueKind != JsonValueKind.Object) throw new GroundSharpException($"{source}: 'bert' must be an object (the BERT config)");
@@ -243,11 +277,15 @@ public sealed record AlbefConfig
         if (!FusionReadsImageCls) o["fusion_reads_image_cls"] = false;
         if (ItmReadsTextMean) o["itm_reads_text_mean"] = true;
         if (CrossAttentionInitScale != 1.0) o["cross_attention_init_scale"] = CrossAttentionInitScale;
+        if (PatchStem == PatchStem.Conv) o["patch_stem"] = "conv";
         return JsonSerializer.Serialize(o, new JsonSerializerOptions { WriteIndented = true });
     }
 
     private sealed class JsonReaderHelper(string source)
     {
+        public string String(JsonProperty p) =>
+            p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString()!
+                : throw new GroundSharpException($"{source}: '{p.Name}' must be a string, got {p.Value.GetRawText()}");
         public int Int(JsonProperty p) =>
             p.Value.ValueKind == JsonValueKind.Number && p.Value.TryGetInt32(out var v) ? v
                 : throw new GroundSharpException($"{source}: '{p.Name}' must be an integer, got {p.Value.GetRawText()}");

@@ -59,6 +59,8 @@ public sealed class AlbefModel : nn.Module
                 p.zero_();
             else if (name == "temp")
                 p.FillWith(Config.Temp);
+            else if (name.StartsWith("visual_encoder.patch_embed") && p.dim() == 1)
+                p.FillWith(1.0); // the conv stem's GroupNorm scales
             else if (name.StartsWith("visual_encoder.patch_embed"))
             {
                 // PyTorch's Conv2d default: kaiming_uniform(a=√5) = U(±1/√fan_in).

@@ -83,20 +83,45 @@ public sealed class GeluMlp : nn.Module
     }
 }
 
+/// <summary>
+/// Pixels to patch tokens. ALBEF's: one p×p, stride-p convolution (<c>proj</c>). With <see cref="PatchStem.Conv"/>:
+/// <c>stem</c> = log2(p) × (4×4 stride-2 convolution without bias, GroupNorm, GELU), then a 1×1 <c>proj</c> — same
+/// grid, but each token sees its patch through a few small receptive fields, which a ViT from scratch needs to tell
+/// shapes apart (docs/experiment-amc.md, eighth session).
+/// </summary>
 public sealed class PatchEmbed : nn.Module
 {
+    public readonly Sequential? stem;
     public readonly Conv2d proj;
 
-    public PatchEmbed(int patch, int dim) : base(nameof(PatchEmbed))
+    public PatchEmbed(AlbefConfig c) : base(nameof(PatchEmbed))
     {
-        proj = nn.Conv2d(3, dim, kernel_size: patch, stride: patch);
+        if (c.PatchStem == PatchStem.Conv)
+        {
+            var layers = new List<nn.Module<Tensor, Tensor>>();
+            long cin = 3;
+            foreach (int cout in c.ConvStemChannels())
+            {
+                // 4×4 kernels, padding 1: output i sees inputs 2i−1…2i+2, centred on 2i+½, so after log2(p) layers a token is
+                // centred on its own patch (16i+7.5 for p = 16); 3×3 kernels would centre it on the patch's corner, and
+                // every map would sit half a patch down-right of its object.
+                layers.Add(nn.Conv2d(cin, cout, kernel_size: 4, stride: 2, padding: 1, bias: false));
+                layers.Add(nn.GroupNorm((int)System.Numerics.BigInteger.GreatestCommonDivisor(8, cout), cout)); // 8 groups where they divide
+                layers.Add(nn.GELU());
+                cin = cout;
+            }
+            stem = nn.Sequential(layers);
+            proj = nn.Conv2d(cin, c.VisionWidth, kernel_size: 1);
+        }
+        else proj = nn.Conv2d(3, c.VisionWidth, kernel_size: c.PatchSize, stride: c.PatchSize);
         RegisterComponents();
     }
 
     /// <summary>(B,3,H,W) → (B, H/p·W/p, D), patches in row-major order.</summary>
     public Tensor Forward(Tensor x)
     {
-        using var y = proj.forward(x);
+        using var s = stem?.forward(x);
+        using var y = proj.forward(s ?? x);
         return y.flatten(2).transpose(1, 2);
     }
 }
@@ -115,7 +140,7 @@ public sealed class VisionTransformer : nn.Module
     {
         cls_token = new Parameter(zeros(1, 1, c.VisionWidth));
         pos_embed = new Parameter(zeros(1, c.NumPatches + 1, c.VisionWidth));
-        patch_embed = new PatchEmbed(c.PatchSize, c.VisionWidth);
+        patch_embed = new PatchEmbed(c);
         blocks = new ModuleList<VitBlock>();
         for (int i = 0; i < c.VisionDepth; i++) blocks.Add(new VitBlock(c.VisionWidth, c.VisionHeads, c.VisionMlpRatio));
         norm = nn.LayerNorm(c.VisionWidth, eps: 1e-6);

@@ -65,5 +65,11 @@ public class AmcExperimentTests
         var w = CliProcess.Run("experiment", "amc", "--quick", "--itc-warmup-steps", "-1", "--out", CliProcess.TempDir());
         Assert.Equal(2, w.ExitCode);
         Assert.Contains("error: --itc-warmup-steps must be >= 0", w.StdErr);
+        var c = CliProcess.Run("experiment", "amc", "--quick", "--caption-images", "0", "--out", CliProcess.TempDir());
+        Assert.Equal(2, c.ExitCode);
+        Assert.Contains("error: --caption-images must be > 0", c.StdErr);
+        var g = CliProcess.Run("experiment", "amc", "--quick", "--gradcam-layer", "9", "--out", CliProcess.TempDir());
+        Assert.Equal(2, g.ExitCode);
+        Assert.Contains("error: --gradcam-layer: gradcam_layer (9) must be a fusion layer, in [1, 3)", g.StdErr);
     }
 }

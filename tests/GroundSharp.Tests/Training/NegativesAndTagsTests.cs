@@ -136,9 +136,12 @@ public class NegativesAndTagsTests
         Assert.Throws<GroundSharpException>(() => GroundingSampleFile.Parse("""{"image":"x.png","text":"t","tags":["red", 3]}""", "/data", "f:4"));
     }
 
-    [Fact]
-    public void TagObjective_TrainsTheVisualEncoderOnly_AndItsLossFalls()
+    [Theory]
+    [InlineData(PatchStem.Linear)]
+    [InlineData(PatchStem.Conv)] // the from-scratch stem learns through the same objective
+    public void TagObjective_TrainsTheVisualEncoderOnly_AndItsLossFalls(PatchStem stem)
     {
+        var config = TinyTraining.Config with { PatchStem = stem };
         var vocab = new TagVocabulary(new[] { "red", "green", "blue", "yellow" });
         var aug = new TripletAugmenter(TinyTraining.Config.ImageRes, AugmentationOptions.None);
         var rng = new Random(1);
@@ -152,7 +155,7 @@ public class NegativesAndTagsTests
         Assert.Equal(new float[] { 0, 0, 1, 0, 0, 1, 0, 0 }, vocab.MultiHot(samples).Take(8).ToArray()); // red, then green
 
         torch.manual_seed(1);
-        using var pre = new AlbefPretrainer(new AlbefModel(TinyTraining.Config, 1), 1, vocab.Count);
+        using var pre = new AlbefPretrainer(new AlbefModel(config, 1), 1, vocab.Count);
         var tagsOnly = new ObjectiveSwitches { Itc = false, Itm = false, Mlm = false, Amc = false, Tags = true };
         var parameters = Trainer.UniqueTrainableParameters(pre.Model).Concat(pre.ExtraParameters).Select(p => p.Parameter).ToList();
         using var batch = BatchCollator.Collate(samples, TinyTraining.Tokenizer, TinyTraining.Config, null, vocab);
@@ -163,7 +166,7 @@ public class NegativesAndTagsTests
         var sd = pre.StateDict();
         Assert.Equal(new long[] { vocab.Count, TinyTraining.Config.VisionWidth }, sd[AlbefPretrainer.TagHeadPrefix + "weight"].shape);
         // A model without a tag head ignores it (a training-only entry), as the next stage does.
-        using var next = new AlbefModel(TinyTraining.Config, 2);
+        using var next = new AlbefModel(config, 2);
         var report = AlbefWeights.Load(next, sd, strict: true, "tags stage");
         Assert.Contains(AlbefPretrainer.TagHeadPrefix + "weight", report.IgnoredTrainingOnly);
         foreach (var t in sd.Values) t.Dispose();
