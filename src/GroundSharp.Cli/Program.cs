@@ -12,7 +12,9 @@ public static class Program
         if (Console.IsOutputRedirected)
             Spectre.Console.AnsiConsole.Profile.Width = int.TryParse(Environment.GetEnvironmentVariable("COLUMNS"), out var c) && c > 40 ? c : 160;
         var parsed = BuildRoot().Parse(args);
-        return parsed.Errors.Count > 0 ? ParseFailed(parsed) : parsed.Invoke();
+        if (parsed.Errors.Count > 0) return ParseFailed(parsed);
+        CliRunner.Threads = parsed.GetValue(ThreadsOption);
+        return parsed.Invoke();
     }
 
     /// <summary>A command line that does not parse is a user error like any other: one error line and exit code 2, not the help.</summary>
@@ -30,9 +32,17 @@ public static class Program
         return CliRunner.UserError;
     }
 
+    /// <summary>Every command's <c>--threads</c> (docs/threads.md).</summary>
+    public static readonly Option<int?> ThreadsOption = new("--threads")
+    {
+        Description = $"torch intra-op threads (default: ${TorchThreads.EnvironmentVariable}, else OMP_NUM_THREADS, else the cores this process may use)",
+        Recursive = true,
+    };
+
     public static RootCommand BuildRoot()
     {
         var root = new RootCommand("GroundSharp: visual grounding with ALBEF/AMC GradCAM explanations, in .NET.");
+        root.Options.Add(ThreadsOption);
         root.Subcommands.Add(GroundCommand.Build());
         root.Subcommands.Add(BenchCommand.Build());
         root.Subcommands.Add(DemoCommand.Build());

@@ -20,3 +20,35 @@ public static class TorchRuntime
         }
     }
 }
+
+/// <summary>
+/// How many intra-op threads libtorch gets. Two torch processes that each take every core spin their OpenMP threads
+/// against each other (a training fell from ~55 to 2–5 samples/s beside short CLI runs), so the count is a choice:
+/// the one asked for, else <see cref="EnvironmentVariable"/>, else libtorch's own reading of OMP_NUM_THREADS when that
+/// is set, else the cores this process may use (<see cref="Environment.ProcessorCount"/>: affinity and container
+/// CPU limits included, which OpenMP's default ignores).
+/// </summary>
+public static class TorchThreads
+{
+    public const string EnvironmentVariable = "GROUNDSHARP_THREADS";
+
+    /// <summary>The thread count to set, or null to leave libtorch's OMP_NUM_THREADS choice.</summary>
+    public static int? Resolve(int? requested, string? environment, string? ompNumThreads)
+    {
+        if (requested is { } r)
+            return r > 0 ? r : throw new GroundSharpException($"--threads must be a positive integer, got {r}");
+        if (!string.IsNullOrWhiteSpace(environment))
+            return int.TryParse(environment.Trim(), out var e) && e > 0 ? e
+                : throw new GroundSharpException($"{EnvironmentVariable} must be a positive integer, got '{environment}'");
+        return string.IsNullOrWhiteSpace(ompNumThreads) ? Environment.ProcessorCount : null;
+    }
+
+    /// <summary>Resolves the count from the process environment and applies it (loading libtorch); returns it.</summary>
+    public static int Apply(int? requested)
+    {
+        var threads = Resolve(requested, Environment.GetEnvironmentVariable(EnvironmentVariable), Environment.GetEnvironmentVariable("OMP_NUM_THREADS"));
+        TorchRuntime.EnsureLoaded();
+        if (threads is { } n) TorchSharp.torch.set_num_threads(n);
+        return TorchSharp.torch.get_num_threads();
+    }
+}

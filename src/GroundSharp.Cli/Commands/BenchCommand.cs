@@ -32,20 +32,18 @@ public static class BenchCommand
         var images = new Option<int>("--images") { Description = "images for the several-images row (4 phrases each)", DefaultValueFactory = _ => 4 };
         var naivePairs = new Option<int>("--naive-pairs") { Description = "(image, phrase) pairs timed on the naive path", DefaultValueFactory = _ => 3 };
         var repeats = new Option<int>("--repeats") { Description = "timed repeats per row (best is reported)", DefaultValueFactory = _ => 2 };
-        var threads = new Option<int?>("--threads") { Description = "torch intra-op threads (default: libtorch's choice)" };
         var cmd = new Command("bench", "Measure GradCAM grounding throughput against the naive per-phrase full-backward path.")
         {
-            size, phraseCounts, images, naivePairs, repeats, threads,
+            size, phraseCounts, images, naivePairs, repeats,
         };
         cmd.SetAction(r => CliRunner.Run(() => Execute(r.GetValue(size)!, r.GetValue(phraseCounts)!, r.GetValue(images),
-            r.GetValue(naivePairs), r.GetValue(repeats), r.GetValue(threads))));
+            r.GetValue(naivePairs), r.GetValue(repeats))));
         return cmd;
     }
 
-    public static int Execute(string size, string phraseCountsText, int imageCount, int naivePairs, int repeats, int? threads)
+    public static int Execute(string size, string phraseCountsText, int imageCount, int naivePairs, int repeats)
     {
         TorchRuntime.EnsureLoaded();
-        if (threads is > 0) torch.set_num_threads(threads.Value);
         var counts = phraseCountsText.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(s => int.TryParse(s, out var n) && n > 0 ? n : throw new GroundSharpException($"--phrases: '{s}' is not a positive integer")).ToArray();
         if (imageCount < 1 || naivePairs < 1 || repeats < 1) throw new GroundSharpException("--images, --naive-pairs and --repeats must be >= 1");

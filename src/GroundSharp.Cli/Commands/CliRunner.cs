@@ -8,10 +8,15 @@ public static class CliRunner
     public const int UserError = 2;
     public const int InternalError = 70;
 
-    public static int Run(Func<int> body)
+    /// <summary>The root's <c>--threads</c> (null: <see cref="TorchThreads"/>' default), set once the command line parsed.</summary>
+    public static int? Threads { get; set; }
+
+    /// <summary>Whether the command uses libtorch at all (synth does not, and need not load it).</summary>
+    public static int Run(Func<int> body, bool usesTorch = true)
     {
         try
         {
+            if (usesTorch) TorchThreads.Apply(Threads);
             return body();
         }
         catch (GroundSharpException e)

@@ -22,7 +22,7 @@ public static class PrepareVgCommand
         {
             vg, output, minArea, exclude, maxImages,
         };
-        cmd.SetAction(r => CliRunner.Run(() => Execute(r.GetValue(vg)!, r.GetValue(output)!, r.GetValue(minArea), r.GetValue(exclude), r.GetValue(maxImages))));
+        cmd.SetAction(r => CliRunner.Run(() => Execute(r.GetValue(vg)!, r.GetValue(output)!, r.GetValue(minArea), r.GetValue(exclude), r.GetValue(maxImages)), usesTorch: false));
         return cmd;
     }
 

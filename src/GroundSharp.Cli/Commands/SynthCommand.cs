@@ -53,7 +53,7 @@ public static class SynthCommand
                 },
             };
             return Execute(options, r.GetValue(output)!);
-        }));
+        }, usesTorch: false));
         return cmd;
     }
 
