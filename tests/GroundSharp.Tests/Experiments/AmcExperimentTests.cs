@@ -56,20 +56,15 @@ public class AmcExperimentTests
         Assert.Contains("the 'finetune-control' stage there was trained with other settings (steps: 2 → 3)", changed.StdErr);
     }
 
-    [Fact]
-    public void BadKnobsAreOneErrorLine()
+    [Theory]
+    [InlineData("--pretrain-steps", "0", "error: --pretrain-steps must be > 0")]
+    [InlineData("--itc-warmup-steps", "-1", "error: --itc-warmup-steps must be >= 0")]
+    [InlineData("--caption-images", "0", "error: --caption-images must be > 0")]
+    [InlineData("--gradcam-layer", "9", "error: --gradcam-layer: gradcam_layer (9) must be a fusion layer, in [1, 3)")]
+    public void BadKnobsAreOneErrorLine(string option, string value, string expected)
     {
-        var r = CliProcess.Run("experiment", "amc", "--quick", "--pretrain-steps", "0", "--out", CliProcess.TempDir());
+        var r = CliProcess.Run("experiment", "amc", "--quick", option, value, "--out", CliProcess.TempDir());
         Assert.Equal(2, r.ExitCode);
-        Assert.Contains("error: --pretrain-steps must be > 0", r.StdErr);
-        var w = CliProcess.Run("experiment", "amc", "--quick", "--itc-warmup-steps", "-1", "--out", CliProcess.TempDir());
-        Assert.Equal(2, w.ExitCode);
-        Assert.Contains("error: --itc-warmup-steps must be >= 0", w.StdErr);
-        var c = CliProcess.Run("experiment", "amc", "--quick", "--caption-images", "0", "--out", CliProcess.TempDir());
-        Assert.Equal(2, c.ExitCode);
-        Assert.Contains("error: --caption-images must be > 0", c.StdErr);
-        var g = CliProcess.Run("experiment", "amc", "--quick", "--gradcam-layer", "9", "--out", CliProcess.TempDir());
-        Assert.Equal(2, g.ExitCode);
-        Assert.Contains("error: --gradcam-layer: gradcam_layer (9) must be a fusion layer, in [1, 3)", g.StdErr);
+        Assert.Contains(expected, r.StdErr);
     }
 }
