@@ -46,7 +46,7 @@ public static class ExperimentCommand
             if (r.GetValue(regionPhrases) is { } rp) o = o with { RegionPhrasesInPretraining = rp };
             if (r.GetValue(filterNegatives) is { } fn) o = o with { FilterFalseNegatives = fn };
             if (r.GetValue(patchOnlyFusion)) o = o with { Model = o.Model with { FusionReadsImageCls = false } };
-            if (r.GetValue(captionImages) is { } ci0) o = o with { Data = o.Data with { Pretrain = ci0 > 0 ? ci0 : throw new GroundSharpException("--caption-images must be > 0") } };
+            if (r.GetValue(captionImages) is { } captions) o = o with { Data = o.Data with { Pretrain = captions > 0 ? captions : throw new GroundSharpException("--caption-images must be > 0") } };
             if (r.GetValue(gradcamLayer) is { } gl) o = o with { Model = (o.Model with { GradcamLayer = gl }).Validate("--gradcam-layer") };
             if (r.GetValue(convStem)) o = o with { Model = o.Model with { PatchStem = GroundSharp.Models.PatchStem.Conv } };
             if (r.GetValue(itmTextMean)) o = o with { Model = o.Model with { ItmReadsTextMean = true } };

@@ -15,7 +15,9 @@ internal static class SeededInit
     {
         using var _ = no_grad();
         using var generator = new Generator((ulong)(seed ?? Random.Shared.NextInt64()));
-        foreach (var (_, module) in root.named_modules())
+        // named_modules() lists the descendants only: a bare Linear given as the root would keep TorchSharp's default
+        // init, drawn from the global generator (RecModel's two projections did, so a seed did not fix them).
+        foreach (var module in root.named_modules().Select(m => m.module).Prepend(root))
         {
             switch (module)
             {

@@ -160,10 +160,7 @@ public class RecModelTests
         Assert.Equal(12, steps.Count);
         Assert.All(steps, s => Assert.True(double.IsFinite(s.Loss)));
         Assert.All(steps, s => Assert.True(s.EndOfEpoch, "one batch per epoch: every step ends its epoch"));
-        // The best of the second half, not the last step: one step's value varies between runs of the full suite, where
-        // tests run in parallel in one process (1.46 → 1.48 at the last step seen once; it passes alone).
-        double late = steps.Skip(steps.Count / 2).Min(s => s.Contrastive);
-        Assert.True(late < steps[0].Contrastive, $"contrastive loss {steps[0].Contrastive} → best of the second half {late}");
+        Assert.True(steps[^1].Contrastive < steps[0].Contrastive, $"contrastive loss {steps[0].Contrastive} → {steps[^1].Contrastive}");
         Assert.NotEqual(1.0, steps[^1].Lambda);
         Assert.NotEqual(1.0, steps[^1].LambdaPrime);
         Assert.All(model.cma!.Gates, g => Assert.NotEqual(0f, g.item<float>()));
@@ -246,5 +243,20 @@ public class RecModelTests
         {
             File.Delete(path);
         }
+    }
+}
+
+public class RecModelSeedTests
+{
+    [Fact]
+    public void SameSeed_GivesTheSameWeights_WhateverTheGlobalGeneratorHolds()
+    {
+        TorchSharp.torch.manual_seed(1);
+        using var a = TinyRecModel.Create();
+        TorchSharp.torch.manual_seed(2);
+        using var b = TinyRecModel.Create();
+        var other = b.state_dict();
+        var differing = a.state_dict().Where(p => !p.Value.equal(other[p.Key]).all().item<bool>()).Select(p => p.Key).ToList();
+        Assert.True(differing.Count == 0, "weights drawn from the global generator: " + string.Join(", ", differing));
     }
 }
