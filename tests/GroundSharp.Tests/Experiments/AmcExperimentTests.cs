@@ -54,6 +54,11 @@ public class AmcExperimentTests
         var changed = CliProcess.Run("experiment", "amc", "--quick", "--out", dir, "--finetune-steps", "3");
         Assert.Equal(2, changed.ExitCode);
         Assert.Contains("the 'finetune-control' stage there was trained with other settings (steps: 2 → 3)", changed.StdErr);
+        // The default model has the conv patch stem; `--conv-patch-stem false` asks for ALBEF's linear one, trained anew.
+        var linear = CliProcess.Run("experiment", "amc", "--quick", "--out", dir, "--conv-patch-stem", "false");
+        Assert.Equal(2, linear.ExitCode);
+        Assert.Contains("the 'pretrain-tags' stage there was trained with other settings", linear.StdErr);
+        Assert.Contains("patch_stem", linear.StdErr);
     }
 
     [Theory]
