@@ -31,8 +31,8 @@ public sealed record RecExperimentOptions
 {
     public required string OutDir { get; init; }
     public int Seed { get; init; } = 1;
-    /// <summary>The AMC experiment's box and evaluation splits (each split is seeded on its own, so one seed gives the same files), so both methods meet on the same items; fewer caption images than AMC's pre-training.</summary>
-    public SynthBenchmarkOptions Data { get; init; } = new() { Seed = 1, Pretrain = 1500, Boxes = 600, Val = 100, Test = 100, TestCompositional = 100 };
+    /// <summary>The AMC experiment's benchmark with fewer caption images: each split is seeded on its own, so the box and evaluation splits are AMC's files and both methods meet on the same items.</summary>
+    public SynthBenchmarkOptions Data { get; init; } = new AmcExperimentOptions { OutDir = "" }.Data with { Pretrain = 1500 };
     public string DetectorSize { get; init; } = "small";
     public int InputSize { get; init; } = 256;
     public int DetectorSteps { get; init; } = 1200;
