@@ -81,9 +81,10 @@ public static class ExperimentCommand
         var detectorSteps = new Option<int?>("--detector-steps") { Description = "override the detector's training steps" };
         var epochs = new Option<int?>("--epochs") { Description = "override the REC training epochs of each variant" };
         var evalLimit = new Option<int?>("--eval-limit") { Description = "evaluate at most N phrases per split" };
+        var variants = new Option<string?>("--variants") { Description = "comma-separated REC variants to run (default: all): " + string.Join(", ", RecVariant.All.Select(v => v.Name)) };
         var rec = new Command("rec", "Train the small YOLOv3 (shapes only), then weakly supervised REC: baseline, +CMA, +L_reg, +L_fns; IoU@0.5 per split.")
         {
-            output, seed, quick, amcDir, detectorSteps, epochs, evalLimit,
+            output, seed, quick, amcDir, detectorSteps, epochs, evalLimit, variants,
         };
         rec.SetAction(r => CliRunner.Run(() =>
         {
@@ -92,6 +93,7 @@ public static class ExperimentCommand
             if (r.GetValue(detectorSteps) is { } d) o = o with { DetectorSteps = d > 0 ? d : throw new GroundSharpException("--detector-steps must be > 0") };
             if (r.GetValue(epochs) is { } e) o = o with { RecEpochs = e > 0 ? e : throw new GroundSharpException("--epochs must be > 0") };
             if (r.GetValue(evalLimit) is { } l) o = o with { EvalLimit = l > 0 ? l : throw new GroundSharpException("--eval-limit must be > 0") };
+            if (r.GetValue(variants) is { } v) o = o with { Variants = RecVariant.Parse(v) };
             var experiment = new RecExperiment(o, Console.WriteLine);
             experiment.Run();
             Console.WriteLine(File.ReadAllText(Path.Combine(o.OutDir, "results.md")));

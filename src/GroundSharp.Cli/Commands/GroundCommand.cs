@@ -5,6 +5,8 @@ using System.Text.Json;
 using GroundSharp.Data;
 using GroundSharp.Explain;
 using GroundSharp.Models;
+using GroundSharp.Rec;
+using TorchSharp;
 using Spectre.Console;
 
 namespace GroundSharp.Cli.Commands;
@@ -22,22 +24,102 @@ public static class GroundCommand
         var output = new Option<string>("--out") { Description = "output folder for overlays and results.json", DefaultValueFactory = _ => "groundsharp-out" };
         var layer = new Option<int?>("--layer") { Description = "BERT layer whose cross-attention is explained (default: the config's gradcam_layer)" };
         var device = new Option<string>("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
+        var method = new Option<string>("--method") { Description = "auto (from the checkpoint), gradcam (ALBEF/AMC heatmaps) or rec (a REC checkpoint: the anchor box most similar to the phrase)", DefaultValueFactory = _ => "auto" };
         var cmd = new Command("ground", "Ground phrases in an image: writes one overlay PNG per phrase and results.json.")
         {
-            checkpoint, config, vocab, image, text, output, layer, device,
+            checkpoint, config, vocab, image, text, output, layer, device, method,
         };
-        cmd.SetAction(r => CliRunner.Run(() => Execute(
-            r.GetValue(checkpoint), r.GetValue(config), r.GetValue(vocab), r.GetValue(image)!, r.GetValue(text) ?? Array.Empty<string>(),
-            r.GetValue(output)!, r.GetValue(layer), r.GetValue(device)!)));
+        cmd.SetAction(r => CliRunner.Run(() =>
+        {
+            var ck = r.GetValue(checkpoint);
+            var m = r.GetValue(method)!;
+            bool rec = m switch
+            {
+                "auto" => ck is not null && RecGrounder.IsRecCheckpoint(ck),
+                "gradcam" => ck is not null && RecGrounder.IsRecCheckpoint(ck)
+                    ? throw new GroundSharpException($"'{ck}' is a REC checkpoint: ground it with --method rec (or leave --method out)")
+                    : false,
+                "rec" => true,
+                _ => throw new GroundSharpException($"--method '{m}' is unknown (auto, gradcam, rec)"),
+            };
+            var phrases = r.GetValue(text) ?? Array.Empty<string>();
+            if (!rec) return Execute(ck, r.GetValue(config), r.GetValue(vocab), r.GetValue(image)!, phrases, r.GetValue(output)!, r.GetValue(layer), r.GetValue(device)!);
+            var gradCamOnly = new[] { (r.GetValue(config) is not null, "--config"), (r.GetValue(vocab) is not null, "--vocab"), (r.GetValue(layer) is not null, "--layer") }
+                .Where(x => x.Item1).Select(x => x.Item2).ToList();
+            if (gradCamOnly.Count > 0)
+                throw new GroundSharpException($"{string.Join(", ", gradCamOnly)}: only for GradCAM grounding (a REC checkpoint holds its config, vocabulary and detector)");
+            return ExecuteRec(ck, r.GetValue(image)!, phrases, r.GetValue(output)!, r.GetValue(device)!);
+        }));
         return cmd;
+    }
+
+    private static void CheckPhrases(IReadOnlyList<string> phrases)
+    {
+        if (phrases.Count == 0) throw new GroundSharpException("give at least one --text phrase");
+        foreach (var p in phrases)
+            if (string.IsNullOrWhiteSpace(p)) throw new GroundSharpException("an empty --text phrase was given");
+    }
+
+    /// <summary>Grounding with a REC checkpoint: the anchor box most similar to each phrase, the other candidates drawn with their scores.</summary>
+    public static int ExecuteRec(string? checkpoint, string imagePath, IReadOnlyList<string> phrases, string outDir, string device)
+    {
+        CheckPhrases(phrases);
+        if (checkpoint is null) throw new GroundSharpException("--checkpoint is required with --method rec: a REC checkpoint (rec.safetensors from 'groundsharp experiment rec')");
+        CheckpointPath.RequireFile(checkpoint, "--checkpoint");
+        var img = ImageLoader.Load(imagePath);
+        using var model = RecModel.Load(checkpoint);
+        if (device != "cpu") model.to(TorchSharp.torch.device(device));
+        var results = new RecGrounder(model).Ground(img, phrases);
+        foreach (var r in results)
+            foreach (var w in r.Warnings) Console.Error.WriteLine("warning: " + w);
+
+        Directory.CreateDirectory(outDir);
+        var entries = new List<object>();
+        var files = new List<string>();
+        for (int i = 0; i < results.Count; i++)
+        {
+            var r = results[i];
+            string file = $"{i:D2}-{Slug(r.Phrase)}.png";
+            files.Add(file);
+            using (var bmp = HeatmapOverlay.RenderBoxes(img, r.Box, r.Point, r.Candidates.Select(c => (c.Box, c.Similarity)).ToList(), label: r.Phrase))
+                HeatmapOverlay.SavePng(bmp, Path.Combine(outDir, file));
+            entries.Add(new Dictionary<string, object?>
+            {
+                ["phrase"] = r.Phrase,
+                ["point"] = new[] { r.Point.X, r.Point.Y },
+                ["box"] = new[] { r.Box.X1, r.Box.Y1, r.Box.X2, r.Box.Y2 },
+                ["score"] = r.Similarity,
+                ["candidates"] = r.Candidates.Select(c => new { box = new[] { c.Box.X1, c.Box.Y1, c.Box.X2, c.Box.Y2 }, score = c.Similarity }).ToList(),
+                ["warnings"] = r.Warnings,
+                ["overlay"] = file,
+            });
+        }
+        var doc = new
+        {
+            image = new { path = imagePath, width = img.Width, height = img.Height },
+            checkpoint,
+            method = "rec",
+            boxRule = "the detector anchor whose embedding is most similar to the phrase (cosine); box in original pixels, point = its centre; score = that similarity",
+            results = entries,
+        };
+        AtomicFile.WriteJson(Path.Combine(outDir, "results.json"), doc);
+
+        var table = new Table().AddColumns("#", "phrase", "similarity", "point (x, y)", "box (x1, y1, x2, y2)", "overlay");
+        for (int i = 0; i < results.Count; i++)
+        {
+            var r = results[i];
+            table.AddRow(i.ToString(), CliRunner.Esc(r.Phrase), r.Similarity.ToString("F3", CultureInfo.InvariantCulture),
+                $"{r.Point.X}, {r.Point.Y}", $"{r.Box.X1:0}, {r.Box.Y1:0}, {r.Box.X2:0}, {r.Box.Y2:0}", CliRunner.Esc(files[i]));
+        }
+        AnsiConsole.Write(table);
+        AnsiConsole.MarkupLine($"wrote [bold]{CliRunner.Esc(Path.Combine(outDir, "results.json"))}[/]");
+        return 0;
     }
 
     public static int Execute(string? checkpoint, string? configPath, string? vocabPath, string imagePath, IReadOnlyList<string> phrases,
                               string outDir, int? layer, string device)
     {
-        if (phrases.Count == 0) throw new GroundSharpException("give at least one --text phrase");
-        foreach (var p in phrases)
-            if (string.IsNullOrWhiteSpace(p)) throw new GroundSharpException("an empty --text phrase was given");
+        CheckPhrases(phrases);
         var img = ImageLoader.Load(imagePath);
         var model = CliModels.Resolve(checkpoint, configPath, vocabPath, device);
         var grounder = new Grounder(model.Model, model.Tokenizer, new GrounderOptions { Layer = layer });
@@ -65,6 +147,7 @@ public static class GroundCommand
             image = new { path = imagePath, width = img.Width, height = img.Height },
             checkpoint = model.Source,
             config = model.ConfigSource,
+            method = "gradcam",
             layer = grounder.Layer,
             boxRule = $"bounding box of the 4-connected region >= {HeatmapBox.DefaultFraction} x peak containing the point; x2/y2 exclusive",
             results = entries,

@@ -13,17 +13,32 @@ using GroundSharp.Rec;
 
 namespace GroundSharp.Experiments;
 
-/// <summary>One REC model of the experiment: the paper's ablation switches.</summary>
-public sealed record RecVariant(string Name, string Description, bool UseCma, bool UseRegularisation, bool UseFalseNegativeSuppression)
+/// <summary>One REC model of the experiment: the paper's ablation switches and how the CMA features are conditioned in training.</summary>
+public sealed record RecVariant(string Name, string Description, bool UseCma, bool UseRegularisation, bool UseFalseNegativeSuppression,
+    RecTextConditioning Conditioning = RecTextConditioning.OwnText)
 {
-    /// <summary>Baseline (RefCLIP-style), +CMA, +CMA+L_reg, +CMA+L_reg+L_fns.</summary>
+    /// <summary>Baseline (RefCLIP-style), then +CMA, +CMA+L_reg, +CMA+L_reg+L_fns with the authors' own-text conditioning and with query conditioning.</summary>
     public static IReadOnlyList<RecVariant> All { get; } =
     [
         new("baseline", "baseline (no CMA, L_con only)", false, false, false),
         new("cma", "+ CMA", true, false, false),
         new("cma-reg", "+ CMA + L_reg", true, true, false),
         new("cma-reg-fns", "+ CMA + L_reg + L_fns", true, true, true),
+        new("cma-query", "+ CMA, query-conditioned", true, false, false, RecTextConditioning.Query),
+        new("cma-reg-query", "+ CMA + L_reg, query-conditioned", true, true, false, RecTextConditioning.Query),
+        new("cma-reg-fns-query", "+ CMA + L_reg + L_fns, query-conditioned", true, true, true, RecTextConditioning.Query),
     ];
+
+    /// <summary>The variants named in a comma-separated list, in the list's order.</summary>
+    public static IReadOnlyList<RecVariant> Parse(string names)
+    {
+        var result = new List<RecVariant>();
+        foreach (var name in names.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            result.Add(All.FirstOrDefault(v => v.Name == name)
+                ?? throw new GroundSharpException($"unknown REC variant '{name}'; the variants are {string.Join(", ", All.Select(v => v.Name))}"));
+        if (result.Count == 0) throw new GroundSharpException("no REC variant named");
+        return result;
+    }
 }
 
 /// <summary>Knobs of <see cref="RecExperiment"/>; the defaults are the documented run (docs/rec.md).</summary>
@@ -205,6 +220,7 @@ public sealed class RecExperiment(RecExperimentOptions options, Action<string> l
         var config = options.Model with
         {
             UseCma = variant.UseCma,
+            TextConditioning = variant.Conditioning,
             Loss = options.Model.Loss with { UseRegularisation = variant.UseRegularisation, UseFalseNegativeSuppression = variant.UseFalseNegativeSuppression },
         };
         // The detector's own settings are checked by its stage; a variant depends on them through the detector file.

@@ -96,7 +96,7 @@ public static class RecGroundingEval
                     return DetectorInput.ToImage(new Box(b[0], b[1], b[2], b[3]), w, h, images.InputSize);
                 }).ToList();
                 var chosen = ranked[0];
-                var centre = ((int)((chosen.X1 + chosen.X2) / 2), (int)((chosen.Y1 + chosen.Y2) / 2));
+                var centre = RecGrounder.Centre(chosen);
                 bool hit = PointingGame.IsHit(centre, item.GtBoxes);
                 hits.Add((item.ImagePath, item.GtBoxes, hit));
                 pointing.Add(hit, item.Split, item.Categories);

@@ -83,6 +83,51 @@ public static class SafeTensors
         return buffer.ToArray();
     }
 
+    /// <summary>Reads only the header's metadata (empty when the file has none): cheap, for telling checkpoint kinds apart.</summary>
+    public static Dictionary<string, string> ReadMetadata(string path)
+    {
+        CheckpointPath.RequireFile(path, "safetensors file");
+        GroundSharpException Fail(string message) => new($"safetensors file '{path}': {message}");
+        using var stream = File.OpenRead(path);
+        using var header = ReadHeader(stream, Fail);
+        return ReadMetadata(header, Fail);
+    }
+
+    /// <summary>The JSON header (a JSON object); leaves the stream at the start of the tensor bytes.</summary>
+    private static JsonDocument ReadHeader(Stream stream, Func<string, GroundSharpException> fail)
+    {
+        long fileLength = stream.Length;
+        if (fileLength < 8) throw fail($"is {fileLength} bytes long, too short for the 8-byte header length");
+        Span<byte> lengthBytes = stackalloc byte[8];
+        stream.ReadExactly(lengthBytes);
+        ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(lengthBytes);
+        if (headerLength > (ulong)(fileLength - 8) || headerLength > MaxHeaderBytes)
+            throw fail($"header length {headerLength} exceeds the file ({fileLength} bytes) or the 100 MB limit; the file is corrupt or not safetensors");
+        var headerBytes = new byte[headerLength];
+        stream.ReadExactly(headerBytes);
+        JsonDocument header;
+        try { header = JsonDocument.Parse(headerBytes); }
+        catch (JsonException e) { throw fail($"header is not valid JSON: {e.Message}"); }
+        if (header.RootElement.ValueKind != JsonValueKind.Object)
+        {
+            header.Dispose();
+            throw fail("header is not a JSON object");
+        }
+        return header;
+    }
+
+    private static Dictionary<string, string> ReadMetadata(JsonDocument header, Func<string, GroundSharpException> fail)
+    {
+        var metadata = new Dictionary<string, string>();
+        if (!header.RootElement.TryGetProperty(MetadataKey, out var value)) return metadata;
+        if (value.ValueKind != JsonValueKind.Object) throw fail("'__metadata__' is not an object");
+        foreach (var item in value.EnumerateObject())
+            metadata[item.Name] = item.Value.ValueKind == JsonValueKind.String
+                ? item.Value.GetString()!
+                : throw fail($"metadata value '{item.Name}' is not a string");
+        return metadata;
+    }
+
     /// <summary>Reads all tensors (in header order) and the metadata (empty when the file has none).</summary>
     /// <exception cref="GroundSharpException">The file is missing, truncated, or its header is malformed; the message names
     /// the file and, where one is at fault, the tensor.</exception>
@@ -93,71 +138,47 @@ public static class SafeTensors
 
         using var stream = File.OpenRead(path);
         long fileLength = stream.Length;
-        if (fileLength < 8) throw Fail($"is {fileLength} bytes long, too short for the 8-byte header length");
-        Span<byte> lengthBytes = stackalloc byte[8];
-        stream.ReadExactly(lengthBytes);
-        ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(lengthBytes);
-        if (headerLength > (ulong)(fileLength - 8) || headerLength > MaxHeaderBytes)
-            throw Fail($"header length {headerLength} exceeds the file ({fileLength} bytes) or the 100 MB limit; the file is corrupt or not safetensors");
-        var headerBytes = new byte[headerLength];
-        stream.ReadExactly(headerBytes);
-        long bufferStart = 8 + (long)headerLength;
+        using var header = ReadHeader(stream, Fail);
+        long bufferStart = stream.Position;
         long bufferLength = fileLength - bufferStart;
-
-        JsonDocument header;
-        try { header = JsonDocument.Parse(headerBytes); }
-        catch (JsonException e) { throw Fail($"header is not valid JSON: {e.Message}"); }
-
-        using (header)
+        var metadata = ReadMetadata(header, Fail);
+        var entries = new List<(string Name, TorchDtype Dtype, long[] Shape, long Begin, long End)>();
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var property in header.RootElement.EnumerateObject())
         {
-            if (header.RootElement.ValueKind != JsonValueKind.Object) throw Fail("header is not a JSON object");
-            var metadata = new Dictionary<string, string>();
-            var entries = new List<(string Name, TorchDtype Dtype, long[] Shape, long Begin, long End)>();
-            var names = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var property in header.RootElement.EnumerateObject())
-            {
-                if (property.Name == MetadataKey)
-                {
-                    if (property.Value.ValueKind != JsonValueKind.Object) throw Fail("'__metadata__' is not an object");
-                    foreach (var item in property.Value.EnumerateObject())
-                        metadata[item.Name] = item.Value.ValueKind == JsonValueKind.String
-                            ? item.Value.GetString()!
-                            : throw Fail($"metadata value '{item.Name}' is not a string");
-                    continue;
-                }
-                if (!names.Add(property.Name)) throw Fail($"tensor '{property.Name}' is listed twice in the header");
-                entries.Add(ParseEntry(property, bufferLength, Fail));
-            }
-
-            long previousEnd = 0;
-            foreach (var e in entries.OrderBy(e => e.Begin).ThenBy(e => e.End))
-            {
-                if (e.Begin < previousEnd) throw Fail($"tensor '{e.Name}' overlaps another tensor's bytes (data_offsets [{e.Begin}, {e.End}])");
-                previousEnd = e.End;
-            }
-
-            var tensors = new Dictionary<string, Tensor>();
-            try
-            {
-                foreach (var e in entries)
-                {
-                    var bytes = new byte[e.End - e.Begin];
-                    stream.Position = bufferStart + e.Begin;
-                    try { stream.ReadExactly(bytes); }
-                    catch (EndOfStreamException) { throw Fail($"tensor '{e.Name}' cannot be read: the file ends early"); }
-                    using var scope = NewDisposeScope();
-                    var tensor = empty(e.Shape, e.Dtype.ScalarType);
-                    if (bytes.Length > 0) tensor.bytes = bytes;
-                    tensors[e.Name] = tensor.DetachFromDisposeScope();
-                }
-            }
-            catch
-            {
-                foreach (var t in tensors.Values) t.Dispose();
-                throw;
-            }
-            return (tensors, metadata);
+            if (property.Name == MetadataKey) continue;
+            if (!names.Add(property.Name)) throw Fail($"tensor '{property.Name}' is listed twice in the header");
+            entries.Add(ParseEntry(property, bufferLength, Fail));
         }
+
+        long previousEnd = 0;
+        foreach (var e in entries.OrderBy(e => e.Begin).ThenBy(e => e.End))
+        {
+            if (e.Begin < previousEnd) throw Fail($"tensor '{e.Name}' overlaps another tensor's bytes (data_offsets [{e.Begin}, {e.End}])");
+            previousEnd = e.End;
+        }
+
+        var tensors = new Dictionary<string, Tensor>();
+        try
+        {
+            foreach (var e in entries)
+            {
+                var bytes = new byte[e.End - e.Begin];
+                stream.Position = bufferStart + e.Begin;
+                try { stream.ReadExactly(bytes); }
+                catch (EndOfStreamException) { throw Fail($"tensor '{e.Name}' cannot be read: the file ends early"); }
+                using var scope = NewDisposeScope();
+                var tensor = empty(e.Shape, e.Dtype.ScalarType);
+                if (bytes.Length > 0) tensor.bytes = bytes;
+                tensors[e.Name] = tensor.DetachFromDisposeScope();
+            }
+        }
+        catch
+        {
+            foreach (var t in tensors.Values) t.Dispose();
+            throw;
+        }
+        return (tensors, metadata);
     }
 
     private static (string Name, TorchDtype Dtype, long[] Shape, long Begin, long End) ParseEntry(

@@ -28,6 +28,10 @@ public static class AlbefLoader
         else stateDict = TorchCheckpointReader.LoadStateDict(checkpointPath);
         try
         {
+            if (metadata is not null && metadata.ContainsKey(Rec.RecModel.ConfigMetadataKey))
+                throw new GroundSharpException($"'{checkpointPath}' is a GroundSharp REC checkpoint (anchor-based REC), not an ALBEF model");
+            if (metadata is not null && metadata.ContainsKey(Rec.YoloV3.ConfigMetadataKey))
+                throw new GroundSharpException($"'{checkpointPath}' is a GroundSharp detector checkpoint (YOLOv3), not an ALBEF model");
             AlbefConfig config;
             string configSource;
             string sibling = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(checkpointPath))!, "groundsharp-config.json");

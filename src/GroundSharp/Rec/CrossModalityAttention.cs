@@ -52,9 +52,24 @@ public sealed class CmaLayer : nn.Module
     /// <summary>(B, N, C) grid tokens, (B, Dt) sentence vectors → (B, N, C).</summary>
     public Tensor Forward(Tensor x, Tensor sentence)
     {
+        using var f = Context(x);
+        return Condition(f, sentence);
+    }
+
+    /// <summary>The text-independent half: gated self-attention and feed-forward over the tokens (Eq. 2).</summary>
+    public Tensor Context(Tensor x)
+    {
         using var scope = NewDisposeScope();
-        var f = x.Plus(attn_gate.tanh() * self_attn.Forward(attn_norm.forward(x), attn_norm.forward(x)));
+        var normed = attn_norm.forward(x);
+        var f = x.Plus(attn_gate.tanh() * self_attn.Forward(normed, normed));
         f = f.Plus(ffn_gate.tanh() * ffn.Forward(ffn_norm.forward(f)));
+        return f.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The text-dependent half (Eq. 3–5): the tokens attend to their FiLM-modulated selves; (N, T, C) tokens, (N, Dt) sentences.</summary>
+    public Tensor Condition(Tensor f, Tensor sentence)
+    {
+        using var scope = NewDisposeScope();
         var modulated = Film(f, sentence);
         var query = cross_norm.forward(f);
         var output = f.Plus(cross_gate.tanh() * cross_attn.Forward(query, modulated));
@@ -91,6 +106,35 @@ public sealed class CrossModalityAttention : nn.Module
         var tokens = grid.flatten(2).transpose(1, 2);
         foreach (var layer in layers) tokens = layer.Forward(tokens, sentence);
         return tokens.transpose(1, 2).reshape(b, c, h, w).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Query-conditioned CMA at the anchor cells: the first layer's self-attention and feed-forward run over each
+    /// image's whole grid (they do not depend on the text); then its FiLM and cross attention, and every later
+    /// layer, run on the K anchor tokens only, under the given sentence. With <paramref name="allPairs"/> every image
+    /// is conditioned on every sentence: (T, Dt) sentences → (T, B, K, C), entry [t, b] = image b under sentence t,
+    /// so a text's positive and its negatives are computed under the same text. Otherwise sentence i conditions
+    /// image i (T = B) → (B, K, C).
+    /// </summary>
+    /// <param name="grid">(B, C, H, W) fused grid.</param>
+    /// <param name="cells">(B, K) flat cell indices of the anchors.</param>
+    public Tensor AnchorFeatures(Tensor grid, Tensor cells, Tensor sentences, bool allPairs)
+    {
+        using var scope = NewDisposeScope();
+        long b = grid.shape[0], c = grid.shape[1], k = cells.shape[1], t = sentences.shape[0];
+        if (!allPairs && t != b) throw new ArgumentException($"{t} sentences for {b} images");
+        var tokens = grid.flatten(2).transpose(1, 2);
+        var context = layers[0].Context(tokens);
+        var anchors = context.gather(1, cells.unsqueeze(-1).expand(b, k, c));       // (B, K, C)
+        var conditioning = sentences;
+        if (allPairs)
+        {
+            anchors = anchors.unsqueeze(0).expand(t, b, k, c).reshape(t * b, k, c);  // pair (t, b) at row t·B + b
+            conditioning = sentences.repeat_interleave(b, dim: 0);
+        }
+        var x = layers[0].Condition(anchors, conditioning);
+        foreach (var layer in layers.Skip(1)) x = layer.Forward(x, conditioning);
+        return (allPairs ? x.view(t, b, k, c) : x).MoveToOuterDisposeScope();
     }
 
     /// <summary>The gate scalars α of every layer (attention, feed-forward, cross attention).</summary>

@@ -13,6 +13,7 @@ internal static class RecJson
         WriteIndented = true,
         ReadCommentHandling = JsonCommentHandling.Skip,
         AllowTrailingCommas = true,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower, allowIntegerValues: false) },
     };
 
     public static string Serialize<T>(T value) => JsonSerializer.Serialize(value, Options);

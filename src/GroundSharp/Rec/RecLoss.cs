@@ -88,14 +88,19 @@ public sealed class RecLoss : nn.Module
     public double Lambda => Math.Exp(log_lambda.item<float>());
     public double LambdaPrime => Math.Exp(log_lambda_prime.item<float>());
 
-    /// <param name="anchors">(B, K, E) L2-normalised anchor embeddings, K anchors per image.</param>
+    /// <param name="anchors">(B, K, E) L2-normalised anchor embeddings, K anchors per image, each image conditioned on its own
+    /// text; or (B, B, K, E) with [t, j] = image j's anchors conditioned on text t (query conditioning).</param>
     /// <param name="texts">(B, E) L2-normalised text embeddings; text i belongs to image i.</param>
     public RecLossTerms Compute(Tensor anchors, Tensor texts)
     {
         using var scope = NewDisposeScope();
-        var (contrastive, positive) = Contrastive(anchors, texts, Config.Temperature);
-        var matched = MatchedAnchors(anchors, positive);
-        var s = matched.matmul(texts.t());
+        var similarities = Similarities(anchors, texts);
+        var (contrastive, positive) = Contrastive(similarities, Config.Temperature);
+        long b = texts.shape[0];
+        var own = anchors.dim() == 4 ? anchors.diagonal(0, 0, 1).permute(2, 0, 1) : anchors;   // (B, K, E): image i under text i
+        var matched = MatchedAnchors(own, positive);
+        // S_ij = sim(A_i, T_j): image i's matched anchor, under text j where the anchors depend on the text.
+        var s = similarities.transpose(0, 1).gather(2, positive.view(b, 1, 1).expand(b, b, 1)).squeeze(2);
         var regularisation = Regularisation(s, Config.Margin);
         var suppression = FalseNegativeSuppression(s, matched, texts, Config.DetachSuppressionTarget);
         var total = contrastive;
@@ -126,20 +131,39 @@ public sealed class RecLoss : nn.Module
     }
 
     /// <summary>
-    /// Eq. 9, averaged over the texts: for text i the positive is its best-matching anchor a₀ⁱ in image i (by
-    /// cosine similarity), the negatives are all anchors of the other images; the other anchors of image i are
-    /// in neither (the indicator 𝕀¬(i=j ∧ n≠0)). Returns the loss and the positive anchor index per text.
+    /// [i, j, n] = sim(a_n^j, t^i) (B, B, K) from (B, K, E) anchors, or from (B, B, K, E) anchors conditioned per text
+    /// ([i, j] = image j under text i).
     /// </summary>
+    public static Tensor Similarities(Tensor anchors, Tensor texts)
+    {
+        long b = texts.shape[0];
+        if (anchors.dim() == 4) return (anchors * texts.view(b, 1, 1, -1)).sum(-1);
+        long k = anchors.shape[1];
+        using var flat = anchors.reshape(b * k, -1);
+        return texts.matmul(flat.t()).view(b, b, k);
+    }
+
+    /// <summary>Eq. 9 from the anchors: see <see cref="Contrastive(Tensor, double)"/>.</summary>
     public static (Tensor Loss, Tensor PositiveIndex) Contrastive(Tensor anchors, Tensor texts, double temperature)
     {
+        using var similarities = Similarities(anchors, texts);
+        return Contrastive(similarities, temperature);
+    }
+
+    /// <summary>
+    /// Eq. 9, averaged over the texts, on the similarities [i, j, n] = sim(a_n^j, t^i): for text i the positive is its
+    /// best-matching anchor a₀ⁱ in image i, the negatives are all anchors of the other images; the other anchors of
+    /// image i are in neither (the indicator 𝕀¬(i=j ∧ n≠0)). Returns the loss and the positive anchor index per text.
+    /// </summary>
+    public static (Tensor Loss, Tensor PositiveIndex) Contrastive(Tensor similarities, double temperature)
+    {
         using var scope = NewDisposeScope();
-        long b = anchors.shape[0], k = anchors.shape[1];
-        var own = (anchors * texts.unsqueeze(1)).sum(-1);                          // (B, K): sim(a_n^i, t^i)
+        long b = similarities.shape[0], k = similarities.shape[2];
+        var own = similarities.diagonal(0, 0, 1).t();                             // (B, K): sim(a_n^i, t^i)
         var positive = own.argmax(1);
         var positiveSim = own.gather(1, positive.unsqueeze(1));                    // (B, 1)
-        var all = texts.matmul(anchors.reshape(b * k, -1).t()).view(b, b, k);      // [i, j, n] = sim(a_n^j, t^i)
-        var sameImage = eye(b, dtype: ScalarType.Bool, device: anchors.device).unsqueeze(-1).expand(b, b, k);
-        var negatives = all.MaskedFillWith(sameImage, double.NegativeInfinity).view(b, b * k);
+        var sameImage = eye(b, dtype: ScalarType.Bool, device: similarities.device).unsqueeze(-1).expand(b, b, k);
+        var negatives = similarities.MaskedFillWith(sameImage, double.NegativeInfinity).view(b, b * k);
         var logits = cat([positiveSim, negatives], 1).DivBy(temperature);
         var loss = -logits.log_softmax(1).select(1, 0).mean();
         return (loss.MoveToOuterDisposeScope(), positive.MoveToOuterDisposeScope());

@@ -28,6 +28,8 @@ public sealed record RecConfig
     /// <summary>Anchors kept per image: the grid cells with the highest objectness.</summary>
     public int TopK { get; init; } = 16;
     public RecLossConfig Loss { get; init; } = new();
+    /// <summary>Which text conditions an image's CMA features in training (no effect without CMA); see <see cref="RecTextConditioning"/>.</summary>
+    public RecTextConditioning TextConditioning { get; init; } = RecTextConditioning.OwnText;
 
     public RecConfig Validate(string source = "REC config")
     {
@@ -41,6 +43,15 @@ public sealed record RecConfig
         Require(TopK >= 1, $"top_k ({TopK}) must be at least 1");
         return this;
     }
+}
+
+/// <summary>How the contrastive loss conditions the CMA features of the images it compares (docs/rec.md).</summary>
+public enum RecTextConditioning
+{
+    /// <summary>The authors' way: image i is fused with its own expression, also where it serves as another text's negative.</summary>
+    OwnText,
+    /// <summary>Every image's anchors are scored under the query's expression (B×B conditioned passes, FiLM and cross attention at the K anchor cells), so a positive and its negatives are computed under the same text.</summary>
+    Query,
 }
 
 /// <summary>
@@ -98,7 +109,7 @@ public sealed class FrozenVisual(Tensor[] features, Tensor cells, Tensor boxes, 
     }
 }
 
-/// <summary>L2-normalised embeddings of the anchors (B, K, E) and of the texts (B, E).</summary>
+/// <summary>L2-normalised embeddings of the anchors (B, K, E), or (B, B, K, E) under every text, and of the texts (B, E).</summary>
 public sealed class RecEmbeddings(Tensor anchors, Tensor texts) : IDisposable
 {
     public Tensor Anchors { get; } = anchors;
@@ -197,16 +208,26 @@ public sealed class RecModel : nn.Module
         return new FrozenVisual(features, cells.MoveToOuterDisposeScope(), boxes.MoveToOuterDisposeScope(), objectness.MoveToOuterDisposeScope());
     }
 
-    /// <summary>Anchor and text embeddings for images (already encoded) and their (B, L) token ids; text i goes with image i.</summary>
-    public RecEmbeddings Embed(FrozenVisual visual, Tensor tokenIds)
+    /// <summary>
+    /// Anchor and text embeddings for images (already encoded) and their (B, L) token ids; text i goes with image i.
+    /// Anchors are (B, K, E), each image conditioned on its own text; with <paramref name="allPairs"/> and query
+    /// conditioning they are (B, B, K, E), entry [t, b] = image b's anchors under text t.
+    /// </summary>
+    public RecEmbeddings Embed(FrozenVisual visual, Tensor tokenIds, bool allPairs = false)
     {
         using var scope = NewDisposeScope();
         using var text = language.Forward(tokenIds.to(Device));
         var grid = fusion.Forward(visual.Features);
-        if (cma is not null) grid = cma.Forward(grid, text.Sentence);
-        long b = grid.shape[0], d = grid.shape[1];
-        var tokens = grid.flatten(2).transpose(1, 2);                                        // (B, H·W, D)
-        var anchorFeatures = tokens.gather(1, visual.Cells.unsqueeze(-1).expand(b, visual.Cells.shape[1], d));
+        Tensor anchorFeatures;
+        if (cma is not null && Config.TextConditioning == RecTextConditioning.Query)
+            anchorFeatures = cma.AnchorFeatures(grid, visual.Cells, text.Sentence, allPairs);
+        else
+        {
+            if (cma is not null) grid = cma.Forward(grid, text.Sentence);
+            long b = grid.shape[0], d = grid.shape[1];
+            var tokens = grid.flatten(2).transpose(1, 2);                                        // (B, H·W, D)
+            anchorFeatures = tokens.gather(1, visual.Cells.unsqueeze(-1).expand(b, visual.Cells.shape[1], d));
+        }
         var anchors = F.normalize(anchor_proj.forward(anchorFeatures), dim: -1);
         var texts = F.normalize(text_proj.forward(text.Sentence), dim: -1);
         return new RecEmbeddings(anchors.MoveToOuterDisposeScope(), texts.MoveToOuterDisposeScope());
@@ -243,7 +264,7 @@ public sealed class RecModel : nn.Module
     public RecLossTerms Loss(FrozenVisual visual, IReadOnlyList<string> texts)
     {
         using var ids = Vocabulary.EncodeBatch(texts, Config.Language.MaxLength);
-        using var embeddings = Embed(visual, ids);
+        using var embeddings = Embed(visual, ids, allPairs: true);
         return loss.Compute(embeddings.Anchors, embeddings.Texts);
     }
 

@@ -78,6 +78,32 @@ public class RecCliTests
         Assert.Equal(expected.RecallAtK!["R@1"].Overall, report.RecallAtK!["R@1"].Overall);
         Assert.Contains(report.RecallAtK["R@1"].Categories, c => c.Name == "attribute");
         Assert.True(File.Exists(Path.Combine(evalDir, "report.md")));
+
+        // ground recognises the REC checkpoint: the chosen anchor box, every candidate with its score, an overlay per phrase.
+        var image = GroundingEvaluator.FromSampleFile(Path.Combine(outDir, "data", "val.jsonl"), "val").First().ImagePath;
+        var groundDir = CliProcess.TempDir();
+        var g = CliProcess.Run("ground", "--checkpoint", stage.Checkpoint, "--image", image, "--text", "the red circle", "--text", "qqq", "--out", groundDir);
+        Assert.True(g.ExitCode == 0, g.StdErr);
+        Assert.Contains("warning: none of the phrase's words are in the REC model's vocabulary (qqq)", g.StdErr);
+        using (var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(groundDir, "results.json"))))
+        {
+            Assert.Equal("rec", doc.RootElement.GetProperty("method").GetString());
+            var results = doc.RootElement.GetProperty("results");
+            Assert.Equal(2, results.GetArrayLength());
+            var answer = results[0];
+            var candidates = answer.GetProperty("candidates");
+            Assert.Equal(RecExperimentOptions.Quick("x").Model.TopK, candidates.GetArrayLength());
+            Assert.Equal(answer.GetProperty("score").GetDouble(), candidates[0].GetProperty("score").GetDouble());
+            static double[] Values(JsonElement e) => e.EnumerateArray().Select(v => v.GetDouble()).ToArray();
+            Assert.Equal(Values(answer.GetProperty("box")), Values(candidates[0].GetProperty("box")));
+            var scores = candidates.EnumerateArray().Select(c => c.GetProperty("score").GetDouble()).ToList();
+            Assert.Equal(scores.OrderByDescending(x => x).ToList(), scores);
+            Assert.True(File.Exists(Path.Combine(groundDir, answer.GetProperty("overlay").GetString()!)));
+        }
+        AssertCleanError(CliProcess.Run("ground", "--checkpoint", stage.Checkpoint, "--method", "gradcam", "--image", image, "--text", "x"), "--method rec");
+        AssertCleanError(CliProcess.Run("ground", "--checkpoint", stage.Checkpoint, "--image", image, "--text", "x", "--layer", "1"), "--layer");
+        AssertCleanError(CliProcess.Run("ground", "--method", "rec", "--image", image, "--text", "x"), "--checkpoint");
+        AssertCleanError(CliProcess.Run("eval", "--checkpoint", stage.Checkpoint, "--data", Path.Combine(outDir, "data"), "--split", "val"), "REC checkpoint");
     }
 
     [Fact]

@@ -127,6 +127,69 @@ public class RecModelTests
     }
 
     [Fact]
+    public void QueryConditionedLossScoresAPositiveAndItsNegativesUnderTheSameText()
+    {
+        using var model = new RecModel(TinyRecModel.Config() with { TextConditioning = RecTextConditioning.Query, CmaLayers = 2 },
+            RecVocabulary.Build(TinyRecModel.Texts), seed: 5);
+        using (no_grad()) foreach (var gate in model.cma!.Gates) gate.fill_(0.7); // open gates: the anchors depend on the text
+        model.eval();
+        using var images = rand(3, 3, 64, 64, generator: new Generator(2));
+        using var visual = model.EncodeImages(images);
+        var texts = TinyRecModel.Texts.Take(3).ToList();
+        const double tau = 0.1;
+
+        // Each (text t, image j) alone: image j's anchors conditioned on text t, and the text's embedding.
+        var sims = new double[3, 3][];
+        for (int t = 0; t < 3; t++)
+            for (int j = 0; j < 3; j++)
+            {
+                using var one = visual.Select([j]);
+                using var ids = model.Vocabulary.EncodeBatch([texts[t]], model.Config.Language.MaxLength);
+                using var e = model.Embed(one, ids);
+                using var sim = (e.Anchors[0] * e.Texts[0]).sum(-1).to_type(ScalarType.Float64);
+                sims[t, j] = sim.data<double>().ToArray();
+            }
+        double expected = 0;
+        for (int t = 0; t < 3; t++)
+        {
+            double positive = sims[t, t].Max();
+            double denominator = Math.Exp(positive / tau);
+            for (int j = 0; j < 3; j++)
+                if (j != t) denominator += sims[t, j].Sum(x => Math.Exp(x / tau));
+            expected += -(positive / tau - Math.Log(denominator));
+        }
+        using var terms = model.Loss(visual, texts);
+        Assert.Equal(expected / 3, terms.Contrastive.item<float>(), 4);
+
+        using var ownIds = model.Vocabulary.EncodeBatch(texts, model.Config.Language.MaxLength);
+        using var all = model.Embed(visual, ownIds, allPairs: true);
+        using var diagonal = model.Embed(visual, ownIds);
+        Assert.Equal(new long[] { 3, 3, 4, 8 }, all.Anchors.shape);
+        for (int i = 0; i < 3; i++) Assert.True(all.Anchors[i, i].allclose(diagonal.Anchors[i], rtol: 1e-4, atol: 1e-6));
+        // Another text changes another image's anchors: the negatives really are conditioned on the query.
+        Assert.False(all.Anchors[0, 1].allclose(all.Anchors[2, 1], rtol: 1e-4, atol: 1e-6));
+    }
+
+    [Fact]
+    public void OwnTextLossEqualsTheAnchorFormula()
+    {
+        // The similarity cube of own-text conditioning is texts × anchors of every image: Eq. 6/7's S from it is A·Tᵀ.
+        using var model = TinyRecModel.Create();
+        model.eval();
+        using var images = rand(3, 3, 64, 64, generator: new Generator(4));
+        using var visual = model.EncodeImages(images);
+        var texts = TinyRecModel.Texts.Take(3).ToList();
+        using var ids = model.Vocabulary.EncodeBatch(texts, model.Config.Language.MaxLength);
+        using var e = model.Embed(visual, ids, allPairs: true);
+        Assert.Equal(3, e.Anchors.dim());
+        using var terms = model.Loss(visual, texts);
+        using var matched = RecLoss.MatchedAnchors(e.Anchors, terms.PositiveIndex);
+        using var s = matched.matmul(e.Texts.t());
+        using var reg = RecLoss.Regularisation(s, model.Config.Loss.Margin);
+        Assert.Equal(reg.item<float>(), terms.Regularisation.item<float>(), 5);
+    }
+
+    [Fact]
     public void BaselineHasNoCmaAndTheDetectorIsFrozen()
     {
         using var baseline = TinyRecModel.Create(useCma: false);
