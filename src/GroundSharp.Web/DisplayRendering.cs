@@ -1,6 +1,7 @@
 using GroundSharp.Data;
 using GroundSharp.Eval;
 using GroundSharp.Explain;
+using GroundSharp.Rec;
 using SkiaSharp;
 
 namespace GroundSharp.Web;
@@ -52,6 +53,17 @@ public sealed class DisplayRendering
             Box = new Box(result.Box.X1 * sx, result.Box.Y1 * sy, result.Box.X2 * sx, result.Box.Y2 * sy),
         };
         using var bitmap = HeatmapOverlay.Render(_display, scaled, label: result.Phrase);
+        return Encode(bitmap);
+    }
+
+    /// <summary>A REC answer drawn at display size: the chosen box and point, the next candidates with their scores.</summary>
+    public byte[] BoxOverlayPng(RecGroundingResult result)
+    {
+        double sx = (double)Width / Original.Width, sy = (double)Height / Original.Height;
+        Box Scale(Box b) => new(b.X1 * sx, b.Y1 * sy, b.X2 * sx, b.Y2 * sy);
+        var point = (Math.Min(Width - 1, (int)(result.Point.X * sx)), Math.Min(Height - 1, (int)(result.Point.Y * sy)));
+        using var bitmap = HeatmapOverlay.RenderBoxes(_display, Scale(result.Box), point,
+            result.Candidates.Select(c => (Scale(c.Box), c.Similarity)).ToList(), label: result.Phrase);
         return Encode(bitmap);
     }
 

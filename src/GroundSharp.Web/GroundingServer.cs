@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using GroundSharp.Explain;
+using GroundSharp.Rec;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -22,7 +23,8 @@ public sealed class GroundingServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly ServedModel _model;
     private readonly ServeOptions _options;
-    private readonly Grounder _grounder;
+    private readonly Grounder? _grounder;
+    private readonly RecGrounder? _recGrounder;
     private readonly ModelWorker _worker = new("groundsharp-model");
     private readonly OverlayCache _overlays;
     private readonly object _modelInfo;
@@ -33,7 +35,8 @@ public sealed class GroundingServer : IAsyncDisposable
         options.Validate();
         _model = model;
         _options = options;
-        _grounder = new Grounder(model.Model, model.Tokenizer);
+        if (model.Rec is { } rec) _recGrounder = new RecGrounder(rec);
+        else _grounder = new Grounder(model.Model!, model.Tokenizer!);
         Gate = new InferenceGate(options.MaxConcurrency, options.EffectiveMaxQueue);
         _overlays = new OverlayCache(options.OverlayCacheEntries, options.OverlayCacheBytes);
         _modelInfo = DescribeModel();
@@ -145,24 +148,52 @@ public sealed class GroundingServer : IAsyncDisposable
 
                 if (_options.BeforeInference is { } hook) await hook(aborted);
                 step.Restart();
-                var results = await _worker.RunAsync(() => _grounder.Ground(image, request.Phrases), aborted);
-                double inferenceMs = step.Elapsed.TotalMilliseconds;
-
+                List<object> phrases;
+                double inferenceMs;
                 var display = new DisplayRendering(image, _options.DisplayMaxSide);
-                var phrases = new List<object>(results.Count);
-                foreach (var r in results)
+                if (_recGrounder is not null)
                 {
-                    step.Restart();
-                    string heatmap = "data:image/png;base64," + Convert.ToBase64String(display.HeatmapPng(r));
-                    string overlayId = _overlays.Add(display.OverlayPng(r));
-                    var entry = GroundingResultJson.Fields(r);
-                    entry["heatmapPng"] = heatmap;
-                    entry["overlayUrl"] = "/api/overlay/" + overlayId;
-                    entry["timing"] = new { inferenceMs, renderMs = step.Elapsed.TotalMilliseconds };
-                    phrases.Add(entry);
+                    var results = await _worker.RunAsync(() => _recGrounder.Ground(image, request.Phrases), aborted);
+                    inferenceMs = step.Elapsed.TotalMilliseconds;
+                    phrases = new List<object>(results.Count);
+                    foreach (var r in results)
+                    {
+                        step.Restart();
+                        string overlayId = _overlays.Add(display.BoxOverlayPng(r));
+                        phrases.Add(new Dictionary<string, object?>
+                        {
+                            ["phrase"] = r.Phrase,
+                            ["point"] = new[] { r.Point.X, r.Point.Y },
+                            ["box"] = new[] { r.Box.X1, r.Box.Y1, r.Box.X2, r.Box.Y2 },
+                            ["score"] = r.Similarity,
+                            ["candidates"] = r.Candidates.Select(c => new { box = new[] { c.Box.X1, c.Box.Y1, c.Box.X2, c.Box.Y2 }, score = c.Similarity }).ToList(),
+                            ["warnings"] = r.Warnings,
+                            ["heatmapPng"] = null,
+                            ["overlayUrl"] = "/api/overlay/" + overlayId,
+                            ["timing"] = new { inferenceMs, renderMs = step.Elapsed.TotalMilliseconds },
+                        });
+                    }
+                }
+                else
+                {
+                    var results = await _worker.RunAsync(() => _grounder!.Ground(image, request.Phrases), aborted);
+                    inferenceMs = step.Elapsed.TotalMilliseconds;
+                    phrases = new List<object>(results.Count);
+                    foreach (var r in results)
+                    {
+                        step.Restart();
+                        string heatmap = "data:image/png;base64," + Convert.ToBase64String(display.HeatmapPng(r));
+                        string overlayId = _overlays.Add(display.OverlayPng(r));
+                        var entry = GroundingResultJson.Fields(r);
+                        entry["heatmapPng"] = heatmap;
+                        entry["overlayUrl"] = "/api/overlay/" + overlayId;
+                        entry["timing"] = new { inferenceMs, renderMs = step.Elapsed.TotalMilliseconds };
+                        phrases.Add(entry);
+                    }
                 }
                 return Results.Json(new
                 {
+                    method = _model.Method,
                     image = new { source = request.ImageSource, width = image.Width, height = image.Height, displayWidth = display.Width, displayHeight = display.Height },
                     untrainedModel = _model.IsUntrainedDemo,
                     notice = _model.Notice,
@@ -188,22 +219,55 @@ public sealed class GroundingServer : IAsyncDisposable
 
     private object DescribeModel()
     {
-        var cfg = _model.Model.Config;
+        var limits = new
+        {
+            maxUploadBytes = _options.MaxUploadBytes,
+            maxPixels = _options.MaxPixels,
+            maxPhrases = _options.MaxPhrases,
+            maxPhraseLength = _options.MaxPhraseLength,
+            maxConcurrency = Gate.Concurrency,
+            maxQueue = Gate.QueueLength,
+        };
+        if (_model.Rec is { } rec)
+        {
+            var rc = rec.Config;
+            return new
+            {
+                method = _model.Method,
+                checkpoint = _model.Checkpoint,
+                config = _model.ConfigSource,
+                untrained = false,
+                notice = (string?)null,
+                device = rec.Device.ToString(),
+                parameters = rec.parameters().Sum(p => p.numel()),
+                inputSize = rc.Detector.InputSize,
+                detectorClasses = rc.Detector.NumClasses,
+                topK = rc.TopK,
+                cma = rc.UseCma,
+                textConditioning = rc.TextConditioning.ToString(),
+                vocabulary = new { source = _model.Checkpoint, size = rec.Vocabulary.Count },
+                limits,
+                threads = torch.get_num_threads(),
+            };
+        }
+        var model = _model.Model!;
+        var cfg = model.Config;
         long parameters = 0;
-        foreach (var p in _model.Model.parameters()) parameters += p.numel();
+        foreach (var p in model.parameters()) parameters += p.numel();
         return new
         {
+            method = _model.Method,
             checkpoint = _model.Checkpoint,
             config = _model.ConfigSource,
             untrained = _model.IsUntrainedDemo,
             notice = _model.Notice,
-            device = _model.Model.Device.ToString(),
-            dtype = _model.Model.DType.ToString(),
+            device = model.Device.ToString(),
+            dtype = model.DType.ToString(),
             parameters,
             imageRes = cfg.ImageRes,
             patchSize = cfg.PatchSize,
             gridSize = new[] { cfg.GridSize, cfg.GridSize },
-            gradcamLayer = _grounder.Layer,
+            gradcamLayer = _grounder!.Layer,
             vision = new { width = cfg.VisionWidth, depth = cfg.VisionDepth, heads = cfg.VisionHeads },
             bert = new
             {
@@ -213,16 +277,8 @@ public sealed class GroundingServer : IAsyncDisposable
                 heads = cfg.Bert.NumAttentionHeads,
                 vocabSize = cfg.Bert.VocabSize,
             },
-            vocabulary = new { source = _model.Tokenizer.VocabSource, size = _model.Tokenizer.VocabSize },
-            limits = new
-            {
-                maxUploadBytes = _options.MaxUploadBytes,
-                maxPixels = _options.MaxPixels,
-                maxPhrases = _options.MaxPhrases,
-                maxPhraseLength = _options.MaxPhraseLength,
-                maxConcurrency = Gate.Concurrency,
-                maxQueue = Gate.QueueLength,
-            },
+            vocabulary = new { source = _model.Tokenizer!.VocabSource, size = _model.Tokenizer.VocabSize },
+            limits,
             threads = torch.get_num_threads(),
         };
     }

@@ -24,7 +24,7 @@ public static class GroundCommand
         var output = new Option<string>("--out") { Description = "output folder for overlays and results.json", DefaultValueFactory = _ => "groundsharp-out" };
         var layer = new Option<int?>("--layer") { Description = "BERT layer whose cross-attention is explained (default: the config's gradcam_layer)" };
         var device = new Option<string>("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
-        var method = new Option<string>("--method") { Description = "auto (from the checkpoint), gradcam (ALBEF/AMC heatmaps) or rec (a REC checkpoint: the anchor box most similar to the phrase)", DefaultValueFactory = _ => "auto" };
+        var method = new Option<string>("--method") { Description = CliModels.MethodDescription, DefaultValueFactory = _ => "auto" };
         var cmd = new Command("ground", "Ground phrases in an image: writes one overlay PNG per phrase and results.json.")
         {
             checkpoint, config, vocab, image, text, output, layer, device, method,
@@ -32,23 +32,12 @@ public static class GroundCommand
         cmd.SetAction(r => CliRunner.Run(() =>
         {
             var ck = r.GetValue(checkpoint);
-            var m = r.GetValue(method)!;
-            bool rec = m switch
-            {
-                "auto" => ck is not null && RecGrounder.IsRecCheckpoint(ck),
-                "gradcam" => ck is not null && RecGrounder.IsRecCheckpoint(ck)
-                    ? throw new GroundSharpException($"'{ck}' is a REC checkpoint: ground it with --method rec (or leave --method out)")
-                    : false,
-                "rec" => true,
-                _ => throw new GroundSharpException($"--method '{m}' is unknown (auto, gradcam, rec)"),
-            };
             var phrases = r.GetValue(text) ?? Array.Empty<string>();
-            if (!rec) return Execute(ck, r.GetValue(config), r.GetValue(vocab), r.GetValue(image)!, phrases, r.GetValue(output)!, r.GetValue(layer), r.GetValue(device)!);
-            var gradCamOnly = new[] { (r.GetValue(config) is not null, "--config"), (r.GetValue(vocab) is not null, "--vocab"), (r.GetValue(layer) is not null, "--layer") }
-                .Where(x => x.Item1).Select(x => x.Item2).ToList();
-            if (gradCamOnly.Count > 0)
-                throw new GroundSharpException($"{string.Join(", ", gradCamOnly)}: only for GradCAM grounding (a REC checkpoint holds its config, vocabulary and detector)");
-            return ExecuteRec(ck, r.GetValue(image)!, phrases, r.GetValue(output)!, r.GetValue(device)!);
+            bool rec = CliModels.UsesRec(r.GetValue(method)!, ck,
+                (r.GetValue(config) is not null, "--config"), (r.GetValue(vocab) is not null, "--vocab"), (r.GetValue(layer) is not null, "--layer"));
+            return rec
+                ? ExecuteRec(ck!, r.GetValue(image)!, phrases, r.GetValue(output)!, r.GetValue(device)!)
+                : Execute(ck, r.GetValue(config), r.GetValue(vocab), r.GetValue(image)!, phrases, r.GetValue(output)!, r.GetValue(layer), r.GetValue(device)!);
         }));
         return cmd;
     }
@@ -61,10 +50,9 @@ public static class GroundCommand
     }
 
     /// <summary>Grounding with a REC checkpoint: the anchor box most similar to each phrase, the other candidates drawn with their scores.</summary>
-    public static int ExecuteRec(string? checkpoint, string imagePath, IReadOnlyList<string> phrases, string outDir, string device)
+    public static int ExecuteRec(string checkpoint, string imagePath, IReadOnlyList<string> phrases, string outDir, string device)
     {
         CheckPhrases(phrases);
-        if (checkpoint is null) throw new GroundSharpException("--checkpoint is required with --method rec: a REC checkpoint (rec.safetensors from 'groundsharp experiment rec')");
         CheckpointPath.RequireFile(checkpoint, "--checkpoint");
         var img = ImageLoader.Load(imagePath);
         using var model = RecModel.Load(checkpoint);

@@ -8,7 +8,7 @@ public static class ServeCommand
 {
     public static Command Build()
     {
-        var checkpoint = new Option<string?>("--checkpoint") { Description = "ALBEF/AMC checkpoint (.pth or .safetensors); default: the built-in untrained demo model" };
+        var checkpoint = new Option<string?>("--checkpoint") { Description = "ALBEF/AMC checkpoint (.pth or .safetensors) or a REC checkpoint; default: the shipped model" };
         var config = new Option<string?>("--config") { Description = "model config JSON (default: stored in the checkpoint, groundsharp-config.json beside it, or ALBEF-base)" };
         var vocab = new Option<string?>("--vocab") { Description = "BERT vocab.txt (default: the bundled bert-base-uncased vocabulary)" };
         var urls = new Option<string>("--urls") { Description = "address(es) to listen on, ';'-separated (port 0 = any free port)", DefaultValueFactory = _ => "http://127.0.0.1:5000" };
@@ -16,18 +16,20 @@ public static class ServeCommand
         var maxConcurrency = new Option<int>("--max-concurrency") { Description = "requests processed at once; 2x as many may wait, the rest get 503", DefaultValueFactory = _ => ServeOptions.DefaultMaxConcurrency };
         var device = new Option<string>("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
         var verbose = new Option<bool>("--log-requests") { Description = "log every request on the console" };
+        var method = new Option<string>("--method") { Description = CliModels.MethodDescription, DefaultValueFactory = _ => "auto" };
         var cmd = new Command("serve", "Serve a local web page and JSON API: upload an image, type phrases, see where they are.")
         {
-            checkpoint, config, vocab, urls, maxUpload, maxConcurrency, device, verbose,
+            checkpoint, config, vocab, urls, maxUpload, maxConcurrency, device, verbose, method,
         };
         cmd.SetAction(r => CliRunner.Run(() => Execute(
             r.GetValue(checkpoint), r.GetValue(config), r.GetValue(vocab), r.GetValue(urls)!,
-            r.GetValue(maxUpload), r.GetValue(maxConcurrency), r.GetValue(device)!, r.GetValue(verbose))));
+            r.GetValue(maxUpload), r.GetValue(maxConcurrency), r.GetValue(device)!, r.GetValue(verbose),
+            CliModels.UsesRec(r.GetValue(method)!, r.GetValue(checkpoint), (r.GetValue(config) is not null, "--config"), (r.GetValue(vocab) is not null, "--vocab")))));
         return cmd;
     }
 
     public static int Execute(string? checkpoint, string? configPath, string? vocabPath, string urls, double maxUploadMb,
-                              int maxConcurrency, string device, bool logRequests)
+                              int maxConcurrency, string device, bool logRequests, bool rec = false)
     {
         if (!(maxUploadMb > 0) || maxUploadMb > 1024) throw new GroundSharpException("--max-upload-mb must be > 0 and <= 1024");
         var options = new ServeOptions
@@ -38,7 +40,7 @@ public static class ServeCommand
             LogRequests = logRequests,
         };
         options.Validate();
-        using var model = ServedModels.Load(checkpoint, configPath, vocabPath, device);
+        using var model = ServedModels.Load(checkpoint, configPath, vocabPath, device, rec);
         Console.WriteLine($"model: {model.Checkpoint} (config: {model.ConfigSource})");
         if (model.Notice is not null)
             Console.WriteLine($"NOTE: {model.Notice} (this build ships no trained model; pass --checkpoint for a real one)");

@@ -30,9 +30,11 @@ async function loadModelInfo() {
   try {
     const response = await fetch('/api/model');
     const model = await response.json();
-    el('model-info').textContent =
-      `Model: ${model.checkpoint} — ViT ${model.vision.depth}×${model.vision.width}, BERT ${model.bert.layers}×${model.bert.hiddenSize}, ` +
-      `${model.imageRes} px, ${model.gridSize[0]}×${model.gridSize[1]} grid, GradCAM layer ${model.gradcamLayer}, on ${model.device}.`;
+    el('model-info').textContent = model.method === 'rec'
+      ? `Model: ${model.checkpoint} — anchor-based REC over a ${model.inputSize} px YOLOv3 (${model.detectorClasses} classes), ` +
+        `top-${model.topK} anchors, ${model.cma ? 'Cross-Modality Attention' : 'no CMA'}, on ${model.device}.`
+      : `Model: ${model.checkpoint} — ViT ${model.vision.depth}×${model.vision.width}, BERT ${model.bert.layers}×${model.bert.hiddenSize}, ` +
+        `${model.imageRes} px, ${model.gridSize[0]}×${model.gridSize[1]} grid, GradCAM layer ${model.gradcamLayer}, on ${model.device}.`;
     if (model.notice) {
       el('model-notice').textContent = `Note: ${model.notice}.`;
       el('model-notice').hidden = false;
@@ -176,7 +178,7 @@ async function showResults(body) {
       const dd = document.createElement('dd'); dd.textContent = value;
       facts.append(dt, dd);
     };
-    add('match score', r.score.toFixed(3));
+    add(r.candidates ? 'similarity' : 'match score', r.score.toFixed(3));
     add('point (x, y)', `${r.point[0]}, ${r.point[1]}`);
     add('box (x1, y1, x2, y2)', r.box.map((v) => Math.round(v)).join(', '));
     add('time', `${Math.round(r.timing.inferenceMs)} ms model (all phrases), ${Math.round(r.timing.renderMs)} ms render`);
@@ -187,7 +189,8 @@ async function showResults(body) {
     link.textContent = 'overlay PNG';
     card.append(title, canvas, facts, link);
     container.appendChild(card);
-    const entry = { result: r, canvas, heat: await colourHeatmap(r.heatmapPng), image: body.image, card };
+    const heat = r.heatmapPng ? await colourHeatmap(r.heatmapPng) : null; // REC answers are boxes, without a heatmap
+    const entry = { result: r, canvas, heat, image: body.image, card };
     state.results.push(entry);
     draw(entry);
   }
@@ -199,12 +202,22 @@ function draw({ result, canvas, heat, image, card }) {
   ctx.globalAlpha = 1;
   if (state.bitmap) ctx.drawImage(state.bitmap, 0, 0, canvas.width, canvas.height);
   else { ctx.fillStyle = '#000'; ctx.fillRect(0, 0, canvas.width, canvas.height); }
-  ctx.globalAlpha = opacity;
-  ctx.drawImage(heat, 0, 0, canvas.width, canvas.height);
-  ctx.globalAlpha = 1;
-  // Point and box come in original-image pixels.
+  if (heat) {
+    ctx.globalAlpha = opacity;
+    ctx.drawImage(heat, 0, 0, canvas.width, canvas.height);
+    ctx.globalAlpha = 1;
+  }
+  // Point and boxes come in original-image pixels.
   const sx = canvas.width / image.width, sy = canvas.height / image.height;
   const stroke = Math.max(2, Math.min(canvas.width, canvas.height) / 150);
+  // REC: the next candidate anchors, thin and yellow, with their similarities.
+  for (const c of (result.candidates || []).slice(1, 5)) {
+    const [cx1, cy1, cx2, cy2] = c.box;
+    ctx.strokeStyle = '#ff0'; ctx.lineWidth = stroke / 2;
+    ctx.strokeRect(cx1 * sx, cy1 * sy, (cx2 - cx1) * sx, (cy2 - cy1) * sy);
+    ctx.fillStyle = '#ff0'; ctx.font = `${Math.max(10, canvas.height / 32)}px sans-serif`;
+    ctx.fillText(c.score.toFixed(2), cx1 * sx + 2, cy2 * sy - 3);
+  }
   const [x1, y1, x2, y2] = result.box;
   for (const [colour, width] of [['#000', stroke * 2], ['#fff', stroke]]) {
     ctx.strokeStyle = colour; ctx.lineWidth = width;
