@@ -54,6 +54,7 @@ public static class Program
         root.Subcommands.Add(SynthCommand.Build());
         root.Subcommands.Add(ExperimentCommand.Build());
         root.Subcommands.Add(TrainDetectorCommand.Build());
+        root.Subcommands.Add(ProposeCommand.Build());
         return root;
     }
 }

@@ -129,10 +129,16 @@ public static class RecGroundingEval
     /// default, so every image has proposals (GradCAM box selection needs at least one).
     /// </summary>
     public static Dictionary<string, IReadOnlyList<Box>> Proposals(YoloV3 detector, IReadOnlyList<string> paths, int maxProposals,
-        double minScore = 0.0, double nmsIou = 0.45, int chunkSize = 32)
+        double minScore = 0.0, double nmsIou = 0.45, int chunkSize = 32) =>
+        ScoredProposals(detector, paths, maxProposals, minScore, nmsIou, chunkSize)
+            .ToDictionary(kv => kv.Key, kv => (IReadOnlyList<Box>)kv.Value.Select(d => d.Box).ToList(), StringComparer.Ordinal);
+
+    /// <summary><see cref="Proposals"/> with each box's detection score (objectness × class probability), best first.</summary>
+    public static Dictionary<string, IReadOnlyList<Detection>> ScoredProposals(YoloV3 detector, IReadOnlyList<string> paths, int maxProposals,
+        double minScore = 0.0, double nmsIou = 0.45, int chunkSize = 32, Action<int, int>? progress = null)
     {
         int inputSize = detector.Config.InputSize;
-        var result = new Dictionary<string, IReadOnlyList<Box>>(StringComparer.Ordinal);
+        var result = new Dictionary<string, IReadOnlyList<Detection>>(StringComparer.Ordinal);
         detector.eval();
         for (int start = 0; start < paths.Count; start += chunkSize)
         {
@@ -145,9 +151,10 @@ public static class RecGroundingEval
                 {
                     var agnostic = Nms.PerClass(detections[i].Select(d => d with { ClassIndex = 0 }).ToList(), nmsIou);
                     result[chunk[i]] = agnostic.OrderByDescending(d => d.Score).Take(maxProposals)
-                        .Select(d => DetectorInput.ToImage(d.Box, sizes[i].Width, sizes[i].Height, inputSize)).ToList();
+                        .Select(d => d with { Box = DetectorInput.ToImage(d.Box, sizes[i].Width, sizes[i].Height, inputSize) }).ToList();
                 }
             }
+            progress?.Invoke(Math.Min(start + chunkSize, paths.Count), paths.Count);
         }
         return result;
     }

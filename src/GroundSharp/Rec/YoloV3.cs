@@ -193,6 +193,40 @@ public sealed class YoloV3 : nn.Module
         SafeTensors.Save(path, state, new Dictionary<string, string> { [ConfigMetadataKey] = RecJson.Serialize(Config) });
     }
 
+    /// <summary>
+    /// A detector from a GroundSharp checkpoint (<c>.safetensors</c>, config inside) or a Darknet <c>.weights</c>
+    /// file (any other extension) with the config at <paramref name="configPath"/> (JSON, snake_case keys of
+    /// <see cref="DetectorConfig"/>), by default Darknet's <c>yolov3.cfg</c>: DarkNet-53, 80 COCO classes, 416 px, COCO anchors.
+    /// </summary>
+    public static YoloV3 LoadAny(string path, string? configPath = null)
+    {
+        if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
+        {
+            if (configPath is not null) throw new GroundSharpException($"'{path}' holds its own detector config; a separate config applies only to Darknet .weights files");
+            return Load(path);
+        }
+        var config = configPath is null ? new DetectorConfig() : ReadConfig(configPath);
+        var model = new YoloV3(config, seed: 0);
+        try
+        {
+            DarknetWeights.Load(model, path);
+            model.eval();
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A <see cref="DetectorConfig"/> JSON file (missing keys keep Darknet's defaults).</summary>
+    public static DetectorConfig ReadConfig(string path)
+    {
+        if (!File.Exists(path)) throw new GroundSharpException($"detector config '{path}' does not exist");
+        return RecJson.Deserialize<DetectorConfig>(File.ReadAllText(path), path).Validate(path);
+    }
+
     /// <summary>Reads a detector written by <see cref="Save"/>.</summary>
     public static YoloV3 Load(string path)
     {
