@@ -168,12 +168,19 @@ public sealed class MultiScaleFusion : nn.Module
         Tensor? sum = null;
         for (int s = 0; s < features.Count; s++)
         {
-            var projected = projections[s].forward(features[s]);
-            var resized = projected.shape[2] > size[0] ? F.adaptive_avg_pool2d(projected, size)
-                : projected.shape[2] < size[0] ? F.interpolate(projected, size: size, mode: InterpolationMode.Nearest)
-                : projected;
+            var resized = ToGrid(projections[s].forward(features[s]), size);
             sum = sum is null ? resized : sum.Plus(resized);
         }
         return sum!.MoveToOuterDisposeScope();
     }
+
+    /// <summary>
+    /// A (B, C, h, w) map on the (H, W) grid: average-pooled when finer, nearest-upsampled when coarser. Both are
+    /// linear per channel, so they commute with the 1×1 projections: the frozen maps can be resized once, before
+    /// caching (a quarter of the stride-16 map's values, a sixteenth of the stride-8 map's), with the same result.
+    /// </summary>
+    public static Tensor ToGrid(Tensor map, long[] size) =>
+        map.shape[2] > size[0] ? F.adaptive_avg_pool2d(map, size)
+        : map.shape[2] < size[0] ? F.interpolate(map, size: size, mode: InterpolationMode.Nearest)
+        : map.alias();
 }

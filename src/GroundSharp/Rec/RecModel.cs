@@ -61,7 +61,7 @@ public enum RecTextConditioning
 /// </summary>
 public sealed class FrozenVisual(Tensor[] features, Tensor cells, Tensor boxes, Tensor objectness) : IDisposable
 {
-    /// <summary>(B, C_s, H_s, W_s) per scale, Darknet order.</summary>
+    /// <summary>(B, C_s, H, W) per scale, Darknet order, each resized to the grid scale's H × W.</summary>
     public Tensor[] Features { get; } = features;
     /// <summary>(B, K) int64 flat cell index (row · W + col) on the grid scale, by descending objectness.</summary>
     public Tensor Cells { get; } = cells;
@@ -204,7 +204,8 @@ public sealed class RecModel : nn.Module
         var flatBoxes = decoded.narrow(-1, 0, 4).reshape(b, 3 * h * w, 4);
         var boxIndex = anchorOfCell.MulBy(h * w).Plus(cells).unsqueeze(-1).expand(b, k, 4);
         var boxes = flatBoxes.gather(1, boxIndex);
-        var features = output.Features.Select(f => f.detach().MoveToOuterDisposeScope()).ToArray();
+        // Kept on the grid only (MultiScaleFusion.ToGrid commutes with the fusion's 1×1 projections): a cached image costs a fraction of its full maps.
+        var features = output.Features.Select(f => MultiScaleFusion.ToGrid(f.detach(), [h, w]).MoveToOuterDisposeScope()).ToArray();
         return new FrozenVisual(features, cells.MoveToOuterDisposeScope(), boxes.MoveToOuterDisposeScope(), objectness.MoveToOuterDisposeScope());
     }
 

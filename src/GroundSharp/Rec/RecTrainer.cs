@@ -64,14 +64,13 @@ public static class RecTrainer
     {
         if (options.Epochs < 0 || options.BatchSize < 2) throw new GroundSharpException("epochs must be >= 0 and the batch size >= 2 (the loss contrasts images)");
         using var optimizer = new OwnedScalarAdam(model.TrainableParameters(), options.LearningRate);
-        var random = new Random(options.Seed);
         var steps = new List<RecTrainingStep>();
         model.train();
         try
         {
             for (int epoch = 0; epoch < options.Epochs; epoch++)
             {
-                var batches = Batches(data.Expressions, options.BatchSize, random);
+                var batches = Batches(data.Expressions, options.BatchSize, EpochRandom(options.Seed, epoch));
                 int last = batches.FindLastIndex(b => b.Count >= 2);
                 for (int i = 0; i < batches.Count; i++)
                 {
@@ -100,6 +99,9 @@ public static class RecTrainer
         }
         return steps;
     }
+
+    /// <summary>The batch order of one epoch depends only on the seed and the epoch, so a resumed run sees the same batches.</summary>
+    public static Random EpochRandom(int seed, int epoch) => new(unchecked(seed * 1_000_003 + epoch) & int.MaxValue);
 
     /// <summary>Shuffled batches in which every image appears at most once (a repeated image would be its own negative).</summary>
     public static List<List<RecExpression>> Batches(IReadOnlyList<RecExpression> expressions, int batchSize, Random random)

@@ -25,6 +25,20 @@ public class RecModelTests
     }
 
     [Fact]
+    public void FusionOfMapsResizedToTheGridFirstEqualsFusionOfTheFullMaps()
+    {
+        // The cache keeps only grid-sized maps: pooling and nearest upsampling commute with the 1×1 projections.
+        using var fusion = new MultiScaleFusion([6, 4, 3], dim: 5, targetScale: 1);
+        var maps = new[] { randn(2, 6, 2, 2), randn(2, 4, 4, 4), randn(2, 3, 8, 8) };
+        using var full = fusion.Forward(maps);
+        var resized = maps.Select(m => MultiScaleFusion.ToGrid(m, [4, 4])).ToArray();
+        using var first = fusion.Forward(resized);
+        Assert.Equal(new long[] { 2, 5, 4, 4 }, full.shape);
+        Assert.True(full.allclose(first, rtol: 1e-5, atol: 1e-6));
+        foreach (var t in maps.Concat(resized)) t.Dispose();
+    }
+
+    [Fact]
     public void FilmIsReluOfGammaTimesFPlusBeta()
     {
         using var layer = new CmaLayer(dim: 4, textDim: 3, heads: 2, ffnHidden: 8);
