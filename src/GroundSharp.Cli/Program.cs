@@ -55,6 +55,7 @@ public static class Program
         root.Subcommands.Add(ExperimentCommand.Build());
         root.Subcommands.Add(TrainDetectorCommand.Build());
         root.Subcommands.Add(ProposeCommand.Build());
+        root.Subcommands.Add(TrainRecCommand.Build());
         return root;
     }
 }

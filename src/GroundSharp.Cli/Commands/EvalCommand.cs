@@ -6,6 +6,7 @@ using GroundSharp.Data;
 using GroundSharp.Data.Benchmarks;
 using GroundSharp.Eval;
 using GroundSharp.Experiments;
+using GroundSharp.Rec;
 using GroundSharp.Explain;
 using GroundSharp.Models;
 using GroundSharp.Rec;

@@ -7,56 +7,6 @@ using static TorchSharp.torch;
 namespace GroundSharp.Experiments;
 
 /// <summary>
-/// Images encoded once by a REC model's frozen detector: the per-image <see cref="FrozenVisual"/> rows, the
-/// images' original sizes and their row by path. Reusable by every REC model with the same detector, grid scale
-/// and top-k (the encoding does not depend on the text or the trained parts).
-/// </summary>
-public sealed class EncodedImages : IDisposable
-{
-    public IReadOnlyList<string> Paths { get; }
-    public IReadOnlyList<(int Width, int Height)> Sizes { get; }
-    public FrozenVisual Visual { get; }
-    public int InputSize { get; }
-    private readonly Dictionary<string, int> _rows;
-
-    private EncodedImages(IReadOnlyList<string> paths, IReadOnlyList<(int, int)> sizes, FrozenVisual visual, int inputSize)
-    {
-        Paths = paths;
-        Sizes = sizes;
-        Visual = visual;
-        InputSize = inputSize;
-        _rows = paths.Select((p, i) => (p, i)).ToDictionary(x => x.p, x => x.i, StringComparer.Ordinal);
-    }
-
-    public int Row(string path) => _rows.TryGetValue(path, out var row) ? row : throw new GroundSharpException($"image {path} was not encoded");
-
-    /// <summary>Loads, resizes and encodes the images in chunks of <paramref name="chunkSize"/> (bounded memory).</summary>
-    public static EncodedImages Encode(RecModel model, IReadOnlyList<string> paths, int chunkSize = 32)
-    {
-        if (paths.Count == 0) throw new GroundSharpException("no images to encode");
-        int inputSize = model.Config.Detector.InputSize;
-        var sizes = new List<(int, int)>();
-        var parts = new List<FrozenVisual>();
-        try
-        {
-            for (int start = 0; start < paths.Count; start += chunkSize)
-            {
-                var (images, chunkSizes) = DetectorInput.Load(paths.Skip(start).Take(chunkSize).ToList(), inputSize);
-                using (images) parts.Add(model.EncodeImages(images));
-                sizes.AddRange(chunkSizes);
-            }
-            return new EncodedImages(paths.ToList(), sizes, FrozenVisual.Concat(parts), inputSize);
-        }
-        finally
-        {
-            foreach (var p in parts) p.Dispose();
-        }
-    }
-
-    public void Dispose() => Visual.Dispose();
-}
-
-/// <summary>
 /// Evaluates a REC model on grounding items with the shared evaluation code, in the shape of the GradCAM
 /// <see cref="EvalReport"/>: the chosen box is the anchor most similar to the phrase (Eq. 1), mapped back to
 /// original pixels; <see cref="EvalReport.RecallAtK"/> R@1 is its IoU@0.5 accuracy (<see cref="Iou.Inclusive"/>,

@@ -31,6 +31,13 @@ public sealed record RecConfig
     /// <summary>Which text conditions an image's CMA features in training (no effect without CMA); see <see cref="RecTextConditioning"/>.</summary>
     public RecTextConditioning TextConditioning { get; init; } = RecTextConditioning.OwnText;
 
+    /// <summary>A config JSON file (snake_case keys; missing keys keep their defaults, unknown keys are an error).</summary>
+    public static RecConfig Load(string path)
+    {
+        if (!File.Exists(path)) throw new GroundSharpException($"REC config '{path}' does not exist");
+        return RecJson.Deserialize<RecConfig>(File.ReadAllText(path), path).Validate(path);
+    }
+
     public RecConfig Validate(string source = "REC config")
     {
         void Require(bool ok, string what) { if (!ok) throw new GroundSharpException($"{source}: {what}"); }

@@ -1,6 +1,7 @@
 using GroundSharp.Training;
 using GroundSharp.Eval;
 using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace GroundSharp.Rec;
@@ -49,6 +50,10 @@ public sealed record RecTrainingOptions
     public int BatchSize { get; init; } = 64;
     public double LearningRate { get; init; } = 1e-4;
     public int Seed { get; init; } = 0;
+    /// <summary>A checkpoint folder <c>step-NNNNNNN/</c> is written here after every epoch (null: none).</summary>
+    public string? CheckpointDir { get; init; }
+    /// <summary>Continue from the latest checkpoint in <see cref="CheckpointDir"/>: its weights, Adam moments, RNG and epoch; bitwise the run that was not stopped.</summary>
+    public bool Resume { get; init; }
 }
 
 /// <summary>Values after one optimiser step.</summary>
@@ -59,16 +64,26 @@ public readonly record struct RecTrainingStep(int Epoch, int Step, double Loss, 
 /// <summary>Trains everything but the frozen detector with Adam on Eq. 8.</summary>
 public static class RecTrainer
 {
-    /// <summary>Runs the epochs and returns every step's values. The model is left in eval mode.</summary>
-    public static List<RecTrainingStep> Train(RecModel model, RecTrainingData data, RecTrainingOptions options, Action<RecTrainingStep>? onStep = null)
+    /// <summary>Runs the epochs (after a resumed checkpoint's) and returns the values of the steps run. The model is left in eval mode.</summary>
+    public static List<RecTrainingStep> Train(RecModel model, RecTrainingData data, RecTrainingOptions options, Action<RecTrainingStep>? onStep = null,
+        Action<string>? onCheckpoint = null)
     {
         if (options.Epochs < 0 || options.BatchSize < 2) throw new GroundSharpException("epochs must be >= 0 and the batch size >= 2 (the loss contrasts images)");
-        using var optimizer = new OwnedScalarAdam(model.TrainableParameters(), options.LearningRate);
+        if (options.Resume && options.CheckpointDir is null) throw new GroundSharpException("resuming needs the checkpoint folder");
+        var trainable = model.named_parameters().Where(p => p.parameter.requires_grad).ToList();
+        using var optimizer = new OwnedScalarAdam(trainable.Select(p => p.parameter), options.LearningRate);
+        int startEpoch = 0, stepIndex = 0;
+        if (options.Resume && LatestCheckpoint(options.CheckpointDir!) is { } folder)
+        {
+            (startEpoch, stepIndex) = Restore(model, optimizer, trainable.Select(p => p.name).ToList(), folder, options);
+            onCheckpoint?.Invoke($"resumed from {folder} (epoch {startEpoch}, step {stepIndex})");
+        }
+        int totalSteps = Enumerable.Range(0, options.Epochs).Sum(e => Batches(data.Expressions, options.BatchSize, EpochRandom(options.Seed, e)).Count(b => b.Count >= 2));
         var steps = new List<RecTrainingStep>();
         model.train();
         try
         {
-            for (int epoch = 0; epoch < options.Epochs; epoch++)
+            for (int epoch = startEpoch; epoch < options.Epochs; epoch++)
             {
                 var batches = Batches(data.Expressions, options.BatchSize, EpochRandom(options.Seed, epoch));
                 int last = batches.FindLastIndex(b => b.Count >= 2);
@@ -85,11 +100,20 @@ public static class RecTrainer
                         : model.Loss(data.Images!.index_select(0, tensor(imageIndices)), texts);
                     terms.Total.backward();
                     optimizer.step();
-                    var step = new RecTrainingStep(epoch, steps.Count, terms.Total.item<float>(), terms.Contrastive.item<float>(),
+                    var step = new RecTrainingStep(epoch, stepIndex, terms.Total.item<float>(), terms.Contrastive.item<float>(),
                         terms.Regularisation.item<float>(), terms.FalseNegativeSuppression.item<float>(), model.loss.Lambda, model.loss.LambdaPrime, EndOfEpoch: i == last);
-                    if (!double.IsFinite(step.Loss)) throw new GroundSharpException($"REC training diverged at epoch {epoch + 1}, step {steps.Count + 1} (loss {step.Loss}); lower the learning rate");
+                    if (!double.IsFinite(step.Loss)) throw new GroundSharpException($"REC training diverged at epoch {epoch + 1}, step {stepIndex + 1} (loss {step.Loss}); lower the learning rate");
+                    stepIndex++;
                     steps.Add(step);
                     onStep?.Invoke(step);
+                }
+                if (options.CheckpointDir is { } dir)
+                {
+                    var written = SaveCheckpoint(dir, model, optimizer, trainable.Select(p => p.name).ToList(), epoch + 1, stepIndex, totalSteps, options.Seed);
+                    onCheckpoint?.Invoke($"checkpoint {written}");
+                    // Each checkpoint holds the frozen detector too (240 MB at full size): keep the two latest.
+                    foreach (var old in Directory.GetDirectories(dir, "step-*").OrderBy(d => d, StringComparer.Ordinal).SkipLast(2))
+                        Directory.Delete(old, recursive: true);
                 }
             }
         }
@@ -98,6 +122,73 @@ public static class RecTrainer
             model.eval();
         }
         return steps;
+    }
+
+    /// <summary>The latest complete checkpoint folder in <paramref name="checkpointDir"/>, or null.</summary>
+    public static string? LatestCheckpoint(string checkpointDir) =>
+        Directory.Exists(checkpointDir)
+            ? Directory.GetDirectories(checkpointDir, "step-*").Where(d => File.Exists(Path.Combine(d, TrainingCheckpoint.TrainerFile)))
+                .OrderBy(d => d, StringComparer.Ordinal).LastOrDefault()
+            : null;
+
+    /// <summary>The optimiser steps a checkpoint folder was written after.</summary>
+    public static int StepOf(string checkpointFolder)
+    {
+        var (trainer, state) = TrainingCheckpoint.LoadTrainer(checkpointFolder);
+        foreach (var t in trainer.Values) t.Dispose();
+        return state.Step;
+    }
+
+    private static List<Adam.State> States(Adam optimizer) => optimizer.state_dict().State.Cast<Adam.State>().ToList();
+
+    private static string SaveCheckpoint(string dir, RecModel model, Adam optimizer, List<string> names, int epoch, int step, int totalSteps, int seed)
+    {
+        var states = States(optimizer);
+        var tensors = new Dictionary<string, Tensor>();
+        var steps = new Dictionary<string, long>();
+        for (int i = 0; i < names.Count; i++)
+        {
+            steps[names[i]] = states[i].step;
+            if (states[i].exp_avg is not null) tensors[$"optimizer.{names[i]}.exp_avg"] = states[i].exp_avg;
+            if (states[i].exp_avg_sq is not null) tensors[$"optimizer.{names[i]}.exp_avg_sq"] = states[i].exp_avg_sq;
+        }
+        using var torchRng = torch.random.get_rng_state();
+        var state = new TrainerState(step, totalSteps, 0, seed, steps, Epoch: epoch);
+        return TrainingCheckpoint.Save(dir, model.Save, tensors, new Dictionary<string, Tensor> { ["rng.torch_global"] = torchRng }, state);
+    }
+
+    private static (int Epoch, int Step) Restore(RecModel model, Adam optimizer, List<string> names, string folder, RecTrainingOptions options)
+    {
+        var (trainer, state) = TrainingCheckpoint.LoadTrainer(folder);
+        try
+        {
+            if (state.Epoch is not { } epoch) throw new GroundSharpException($"{folder}: not a REC training checkpoint (no epoch in its state)");
+            if (state.Seed != options.Seed) throw new GroundSharpException($"{folder}: the run was started with seed {state.Seed}, not {options.Seed}");
+            using (var saved = RecModel.Load(Path.Combine(folder, TrainingCheckpoint.ModelFile)))
+            {
+                if (RecJson.Serialize(saved.Config) != RecJson.Serialize(model.Config) || !saved.Vocabulary.Words.SequenceEqual(model.Vocabulary.Words))
+                    throw new GroundSharpException($"{folder}: the checkpoint's model config or vocabulary differs from this run's");
+                using var _ = no_grad();
+                var own = model.state_dict();
+                foreach (var (name, t) in saved.state_dict()) own[name].copy_(t);
+            }
+            var states = States(optimizer);
+            using (no_grad())
+                for (int i = 0; i < names.Count; i++)
+                {
+                    if (!state.OptimizerSteps.TryGetValue(names[i], out long steps))
+                        throw new GroundSharpException($"{folder}: the checkpoint has no optimizer state for {names[i]}");
+                    states[i].step = steps;
+                    states[i].exp_avg.copy_(trainer[$"optimizer.{names[i]}.exp_avg"]);
+                    states[i].exp_avg_sq.copy_(trainer[$"optimizer.{names[i]}.exp_avg_sq"]);
+                }
+            torch.random.set_rng_state(trainer["rng.torch_global"]);
+            return (epoch, state.Step);
+        }
+        finally
+        {
+            foreach (var t in trainer.Values) t.Dispose();
+        }
     }
 
     /// <summary>The batch order of one epoch depends only on the seed and the epoch, so a resumed run sees the same batches.</summary>

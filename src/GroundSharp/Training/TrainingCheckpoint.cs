@@ -7,7 +7,8 @@ using static TorchSharp.torch;
 namespace GroundSharp.Training;
 
 /// <summary>The non-tensor state of a run at the end of a step.</summary>
-public sealed record TrainerState(int Step, int TotalSteps, int StepsPerEpoch, long Seed, IReadOnlyDictionary<string, long> OptimizerSteps);
+/// <param name="Epoch">Epochs finished (REC training checkpoints at epoch ends); null for step-based runs.</param>
+public sealed record TrainerState(int Step, int TotalSteps, int StepsPerEpoch, long Seed, IReadOnlyDictionary<string, long> OptimizerSteps, int? Epoch = null);
 
 /// <summary>
 /// A checkpoint folder <c>step-NNNNNNN/</c> (docs/training.md): <c>model.safetensors</c> (model, momentum
@@ -29,18 +30,13 @@ public static class TrainingCheckpoint
     public static string FolderName(int step) => $"step-{step:D7}";
 
     public static string Save(string checkpointsDir, AlbefPretrainer pretrainer, IReadOnlyDictionary<string, Tensor> optimizerTensors,
-        Tensor torchRngState, Tensor trainerRngState, TrainerState state)
-    {
-        Directory.CreateDirectory(checkpointsDir);
-        string final = Path.Combine(checkpointsDir, FolderName(state.Step));
-        string temp = Path.Combine(checkpointsDir, $".{FolderName(state.Step)}.{Guid.NewGuid():N}.tmp");
-        Directory.CreateDirectory(temp);
-        try
+        Tensor torchRngState, Tensor trainerRngState, TrainerState state) =>
+        Save(checkpointsDir, modelFile =>
         {
             var model = pretrainer.StateDict();
             try
             {
-                SafeTensors.Save(Path.Combine(temp, ModelFile), model, new Dictionary<string, string>
+                SafeTensors.Save(modelFile, model, new Dictionary<string, string>
                 {
                     [AlbefLoader.ConfigMetadataKey] = pretrainer.Config.ToJson(),
                     ["format"] = "groundsharp-albef-pretrain",
@@ -50,11 +46,24 @@ public static class TrainingCheckpoint
             {
                 foreach (var t in model.Values) t.Dispose();
             }
-            var trainer = new Dictionary<string, Tensor>(optimizerTensors)
-            {
-                ["rng.torch_global"] = torchRngState,
-                ["rng.trainer"] = trainerRngState,
-            };
+        }, optimizerTensors, new Dictionary<string, Tensor> { ["rng.torch_global"] = torchRngState, ["rng.trainer"] = trainerRngState }, state);
+
+    /// <summary>
+    /// Writes a checkpoint folder for any model: <paramref name="writeModel"/> writes <c>model.safetensors</c> at the path
+    /// it is given; the optimizer and RNG tensors and the state go to <c>trainer.safetensors</c>. Atomic, as above.
+    /// </summary>
+    public static string Save(string checkpointsDir, Action<string> writeModel, IReadOnlyDictionary<string, Tensor> optimizerTensors,
+        IReadOnlyDictionary<string, Tensor> rngStates, TrainerState state)
+    {
+        Directory.CreateDirectory(checkpointsDir);
+        string final = Path.Combine(checkpointsDir, FolderName(state.Step));
+        string temp = Path.Combine(checkpointsDir, $".{FolderName(state.Step)}.{Guid.NewGuid():N}.tmp");
+        Directory.CreateDirectory(temp);
+        try
+        {
+            writeModel(Path.Combine(temp, ModelFile));
+            var trainer = new Dictionary<string, Tensor>(optimizerTensors);
+            foreach (var (name, t) in rngStates) trainer[name] = t;
             SafeTensors.Save(Path.Combine(temp, TrainerFile), trainer, new Dictionary<string, string>
             {
                 [StateMetadataKey] = JsonSerializer.Serialize(state),
@@ -111,13 +120,20 @@ public static class TrainingCheckpoint
     public static (Dictionary<string, Tensor> Model, Dictionary<string, Tensor> Trainer, TrainerState State, AlbefConfig Config) Load(string folder)
     {
         var (model, modelMeta) = SafeTensors.Load(Path.Combine(folder, ModelFile));
+        var config = modelMeta.TryGetValue(AlbefLoader.ConfigMetadataKey, out var cfg)
+            ? AlbefConfig.Parse(cfg, folder + " (embedded config)")
+            : throw new GroundSharpException($"{folder}: {ModelFile} has no embedded model config");
+        var (trainer, state) = LoadTrainer(folder);
+        return (model, trainer, state, config);
+    }
+
+    /// <summary>The optimizer and RNG tensors and the state of a checkpoint folder (the model file is the caller's to read).</summary>
+    public static (Dictionary<string, Tensor> Trainer, TrainerState State) LoadTrainer(string folder)
+    {
         var (trainer, trainerMeta) = SafeTensors.Load(Path.Combine(folder, TrainerFile));
         if (!trainerMeta.TryGetValue(StateMetadataKey, out var json))
             throw new GroundSharpException($"{folder}: {TrainerFile} has no trainer state; is it a GroundSharp training checkpoint?");
         var state = JsonSerializer.Deserialize<TrainerState>(json) ?? throw new GroundSharpException($"{folder}: empty trainer state");
-        var config = modelMeta.TryGetValue(AlbefLoader.ConfigMetadataKey, out var cfg)
-            ? AlbefConfig.Parse(cfg, folder + " (embedded config)")
-            : throw new GroundSharpException($"{folder}: {ModelFile} has no embedded model config");
-        return (model, trainer, state, config);
+        return (trainer, state);
     }
 }
