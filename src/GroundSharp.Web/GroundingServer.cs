@@ -160,18 +160,11 @@ public sealed class GroundingServer : IAsyncDisposable
                     {
                         step.Restart();
                         string overlayId = _overlays.Add(display.BoxOverlayPng(r));
-                        phrases.Add(new Dictionary<string, object?>
-                        {
-                            ["phrase"] = r.Phrase,
-                            ["point"] = new[] { r.Point.X, r.Point.Y },
-                            ["box"] = new[] { r.Box.X1, r.Box.Y1, r.Box.X2, r.Box.Y2 },
-                            ["score"] = r.Similarity,
-                            ["candidates"] = r.Candidates.Select(c => new { box = new[] { c.Box.X1, c.Box.Y1, c.Box.X2, c.Box.Y2 }, score = c.Similarity }).ToList(),
-                            ["warnings"] = r.Warnings,
-                            ["heatmapPng"] = null,
-                            ["overlayUrl"] = "/api/overlay/" + overlayId,
-                            ["timing"] = new { inferenceMs, renderMs = step.Elapsed.TotalMilliseconds },
-                        });
+                        var entry = r.JsonFields();
+                        entry["heatmapPng"] = null;
+                        entry["overlayUrl"] = "/api/overlay/" + overlayId;
+                        entry["timing"] = new { inferenceMs, renderMs = step.Elapsed.TotalMilliseconds };
+                        phrases.Add(entry);
                     }
                 }
                 else

@@ -3,6 +3,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using GroundSharp.Data;
+using GroundSharp.Eval;
 using GroundSharp.Explain;
 using GroundSharp.Models;
 using GroundSharp.Rec;
@@ -57,51 +58,14 @@ public static class GroundCommand
         var img = ImageLoader.Load(imagePath);
         using var model = RecModel.Load(checkpoint);
         if (device != "cpu") model.to(TorchSharp.torch.device(device));
-        var results = new RecGrounder(model).Ground(img, phrases);
-        foreach (var r in results)
-            foreach (var w in r.Warnings) Console.Error.WriteLine("warning: " + w);
-
-        Directory.CreateDirectory(outDir);
-        var entries = new List<object>();
-        var files = new List<string>();
-        for (int i = 0; i < results.Count; i++)
+        var answers = new RecGrounder(model).Ground(img, phrases).Select(r => new Answer(r.Phrase, r.Similarity, r.Point, r.Box, r.Warnings,
+            () => HeatmapOverlay.RenderBoxes(img, r.Box, r.Point, r.Candidates.Select(c => (c.Box, c.Similarity)).ToList(), label: r.Phrase), r.JsonFields())).ToList();
+        return Write(img, imagePath, outDir, answers, "similarity", new()
         {
-            var r = results[i];
-            string file = $"{i:D2}-{Slug(r.Phrase)}.png";
-            files.Add(file);
-            using (var bmp = HeatmapOverlay.RenderBoxes(img, r.Box, r.Point, r.Candidates.Select(c => (c.Box, c.Similarity)).ToList(), label: r.Phrase))
-                HeatmapOverlay.SavePng(bmp, Path.Combine(outDir, file));
-            entries.Add(new Dictionary<string, object?>
-            {
-                ["phrase"] = r.Phrase,
-                ["point"] = new[] { r.Point.X, r.Point.Y },
-                ["box"] = new[] { r.Box.X1, r.Box.Y1, r.Box.X2, r.Box.Y2 },
-                ["score"] = r.Similarity,
-                ["candidates"] = r.Candidates.Select(c => new { box = new[] { c.Box.X1, c.Box.Y1, c.Box.X2, c.Box.Y2 }, score = c.Similarity }).ToList(),
-                ["warnings"] = r.Warnings,
-                ["overlay"] = file,
-            });
-        }
-        var doc = new
-        {
-            image = new { path = imagePath, width = img.Width, height = img.Height },
-            checkpoint,
-            method = "rec",
-            boxRule = "the detector anchor whose embedding is most similar to the phrase (cosine); box in original pixels, point = its centre; score = that similarity",
-            results = entries,
-        };
-        AtomicFile.WriteJson(Path.Combine(outDir, "results.json"), doc);
-
-        var table = new Table().AddColumns("#", "phrase", "similarity", "point (x, y)", "box (x1, y1, x2, y2)", "overlay");
-        for (int i = 0; i < results.Count; i++)
-        {
-            var r = results[i];
-            table.AddRow(i.ToString(), CliRunner.Esc(r.Phrase), r.Similarity.ToString("F3", CultureInfo.InvariantCulture),
-                $"{r.Point.X}, {r.Point.Y}", $"{r.Box.X1:0}, {r.Box.Y1:0}, {r.Box.X2:0}, {r.Box.Y2:0}", CliRunner.Esc(files[i]));
-        }
-        AnsiConsole.Write(table);
-        AnsiConsole.MarkupLine($"wrote [bold]{CliRunner.Esc(Path.Combine(outDir, "results.json"))}[/]");
-        return 0;
+            ["checkpoint"] = checkpoint,
+            ["method"] = "rec",
+            ["boxRule"] = "the detector anchor whose embedding is most similar to the phrase (cosine); box in original pixels, point = its centre; score = that similarity",
+        });
     }
 
     public static int Execute(string? checkpoint, string? configPath, string? vocabPath, string imagePath, IReadOnlyList<string> phrases,
@@ -111,43 +75,50 @@ public static class GroundCommand
         var img = ImageLoader.Load(imagePath);
         var model = CliModels.Resolve(checkpoint, configPath, vocabPath, device);
         var grounder = new Grounder(model.Model, model.Tokenizer, new GrounderOptions { Layer = layer });
+        var answers = grounder.Ground(img, phrases).Select(r => new Answer(r.Phrase, r.Score, r.Point, r.Box, r.Warnings,
+            () => HeatmapOverlay.Render(img, r, label: r.Phrase), GroundingResultJson.Fields(r))).ToList();
+        return Write(img, imagePath, outDir, answers, "match p", new()
+        {
+            ["checkpoint"] = model.Source,
+            ["config"] = model.ConfigSource,
+            ["method"] = "gradcam",
+            ["layer"] = grounder.Layer,
+            ["boxRule"] = $"bounding box of the 4-connected region >= {HeatmapBox.DefaultFraction} x peak containing the point; x2/y2 exclusive",
+        });
+    }
 
-        var results = grounder.Ground(img, phrases);
-        foreach (var r in results)
-            foreach (var w in r.Warnings) Console.Error.WriteLine("warning: " + w);
+    /// <summary>One phrase's answer, whichever method gave it: what the table shows, how to draw it, its results.json fields.</summary>
+    private sealed record Answer(string Phrase, double Score, (int X, int Y) Point, Box Box, IReadOnlyList<string> Warnings,
+        Func<SkiaSharp.SKBitmap> Render, Dictionary<string, object?> Fields);
 
+    /// <summary>Warnings, one overlay PNG per phrase, results.json (the header's keys, then image and results) and the table.</summary>
+    private static int Write(RgbImage img, string imagePath, string outDir, IReadOnlyList<Answer> answers, string scoreColumn, Dictionary<string, object?> header)
+    {
+        foreach (var a in answers)
+            foreach (var w in a.Warnings) Console.Error.WriteLine("warning: " + w);
         Directory.CreateDirectory(outDir);
         var entries = new List<object>();
         var files = new List<string>();
-        for (int i = 0; i < results.Count; i++)
+        for (int i = 0; i < answers.Count; i++)
         {
-            var r = results[i];
-            string file = $"{i:D2}-{Slug(r.Phrase)}.png";
+            var a = answers[i];
+            string file = $"{i:D2}-{Slug(a.Phrase)}.png";
             files.Add(file);
-            using (var bmp = HeatmapOverlay.Render(img, r, label: r.Phrase))
-                HeatmapOverlay.SavePng(bmp, Path.Combine(outDir, file));
-            var entry = GroundingResultJson.Fields(r);
-            entry["overlay"] = file;
+            using (var bmp = a.Render()) HeatmapOverlay.SavePng(bmp, Path.Combine(outDir, file));
+            var entry = new Dictionary<string, object?>(a.Fields) { ["overlay"] = file };
             entries.Add(entry);
         }
-        var doc = new
-        {
-            image = new { path = imagePath, width = img.Width, height = img.Height },
-            checkpoint = model.Source,
-            config = model.ConfigSource,
-            method = "gradcam",
-            layer = grounder.Layer,
-            boxRule = $"bounding box of the 4-connected region >= {HeatmapBox.DefaultFraction} x peak containing the point; x2/y2 exclusive",
-            results = entries,
-        };
+        var doc = new Dictionary<string, object?> { ["image"] = new { path = imagePath, width = img.Width, height = img.Height } };
+        foreach (var (key, value) in header) doc[key] = value;
+        doc["results"] = entries;
         AtomicFile.WriteJson(Path.Combine(outDir, "results.json"), doc);
 
-        var table = new Table().AddColumns("#", "phrase", "match p", "point (x, y)", "box (x1, y1, x2, y2)", "overlay");
-        for (int i = 0; i < results.Count; i++)
+        var table = new Table().AddColumns("#", "phrase", scoreColumn, "point (x, y)", "box (x1, y1, x2, y2)", "overlay");
+        for (int i = 0; i < answers.Count; i++)
         {
-            var r = results[i];
-            table.AddRow(i.ToString(), CliRunner.Esc(r.Phrase), r.Score.ToString("F3", CultureInfo.InvariantCulture),
-                $"{r.Point.X}, {r.Point.Y}", $"{r.Box.X1:0}, {r.Box.Y1:0}, {r.Box.X2:0}, {r.Box.Y2:0}", CliRunner.Esc(files[i]));
+            var a = answers[i];
+            table.AddRow(i.ToString(), CliRunner.Esc(a.Phrase), a.Score.ToString("F3", CultureInfo.InvariantCulture),
+                $"{a.Point.X}, {a.Point.Y}", $"{a.Box.X1:0}, {a.Box.Y1:0}, {a.Box.X2:0}, {a.Box.Y2:0}", CliRunner.Esc(files[i]));
         }
         AnsiConsole.Write(table);
         AnsiConsole.MarkupLine($"wrote [bold]{CliRunner.Esc(Path.Combine(outDir, "results.json"))}[/]");

@@ -13,7 +13,19 @@ public readonly record struct RecCandidate(Box Box, double Similarity);
 /// the box centre as the point; <see cref="Candidates"/> holds every anchor of the image, most similar first.
 /// </summary>
 public sealed record RecGroundingResult(string Phrase, Box Box, (int X, int Y) Point, double Similarity, IReadOnlyList<RecCandidate> Candidates,
-    IReadOnlyList<string> Warnings);
+    IReadOnlyList<string> Warnings)
+{
+    /// <summary>phrase, point, box, score (the similarity), candidates [{box, score}], warnings: the GradCAM results' keys where they apply; callers add their own.</summary>
+    public Dictionary<string, object?> JsonFields() => new()
+    {
+        ["phrase"] = Phrase,
+        ["point"] = new[] { Point.X, Point.Y },
+        ["box"] = new[] { Box.X1, Box.Y1, Box.X2, Box.Y2 },
+        ["score"] = Similarity,
+        ["candidates"] = Candidates.Select(c => new { box = new[] { c.Box.X1, c.Box.Y1, c.Box.X2, c.Box.Y2 }, score = c.Similarity }).ToList(),
+        ["warnings"] = Warnings,
+    };
+}
 
 /// <summary>
 /// Grounds phrases in one image with a REC checkpoint: the frozen detector encodes the image once, every phrase

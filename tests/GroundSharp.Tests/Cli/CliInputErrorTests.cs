@@ -11,7 +11,7 @@ public class CliInputErrorTests
 
     private static void AssertCleanError(CliProcess.Result r, params string[] mustContain)
     {
-        GroundCliErrorTests.AssertCleanError(r, mustContain);
+        CliProcess.AssertCleanError(r, mustContain);
         Assert.DoesNotContain("System.", r.StdErr);
         Assert.DoesNotContain("Usage:", r.StdOut + r.StdErr);
     }

@@ -26,6 +26,18 @@ public static class CliProcess
         return new Result(p.ExitCode, stdout.Result, stderr.Result);
     }
 
+    /// <summary>A clean failure: exit code 2, exactly one <c>error:</c> line holding every given text, no stack trace.</summary>
+    public static void AssertCleanError(Result r, params string[] mustContain)
+    {
+        Xunit.Assert.Equal(2, r.ExitCode);
+        var lines = r.StdErr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var errors = lines.Where(l => l.StartsWith("error:")).ToList();
+        Xunit.Assert.True(errors.Count == 1, "stderr: " + r.StdErr);
+        Xunit.Assert.DoesNotContain("   at ", r.StdErr);
+        Xunit.Assert.DoesNotContain("Exception", r.StdErr);
+        foreach (var s in mustContain) Xunit.Assert.Contains(s, errors[0]);
+    }
+
     public static string TempDir()
     {
         var d = Path.Combine(Path.GetTempPath(), "groundsharp-tests", Guid.NewGuid().ToString("N"));

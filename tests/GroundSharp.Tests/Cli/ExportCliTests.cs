@@ -40,7 +40,7 @@ public class ExportCliTests
     {
         var outDir = Path.Combine(CliProcess.TempDir(), "model");
         var r = CliProcess.Run("export", "--checkpoint", Checkpoint, "--config", Config, "--out", outDir, "--notes", "/nonexistent/notes.md");
-        GroundCliErrorTests.AssertCleanError(r, "--notes", "/nonexistent/notes.md");
+        CliProcess.AssertCleanError(r, "--notes", "/nonexistent/notes.md");
         Assert.False(Directory.Exists(outDir));
     }
 }

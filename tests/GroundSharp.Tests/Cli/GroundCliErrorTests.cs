@@ -9,16 +9,7 @@ public class GroundCliErrorTests
     private static string Cli(string f) => FixtureData.PathOf(Path.Combine("cli", f));
     private static readonly string Checkpoint = FixtureData.PathOf("checkpoint.pth");
 
-    internal static void AssertCleanError(CliProcess.Result r, params string[] mustContain)
-    {
-        Assert.Equal(2, r.ExitCode);
-        var lines = r.StdErr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        var errors = lines.Where(l => l.StartsWith("error:")).ToList();
-        Assert.True(errors.Count == 1, "stderr: " + r.StdErr);
-        Assert.DoesNotContain("   at ", r.StdErr);
-        Assert.DoesNotContain("Exception", r.StdErr);
-        foreach (var s in mustContain) Assert.Contains(s, errors[0]);
-    }
+    private static void AssertCleanError(CliProcess.Result r, params string[] mustContain) => CliProcess.AssertCleanError(r, mustContain);
 
     private static CliProcess.Result Ground(string image, string text, string? checkpoint = null, string? vocab = null) =>
         CliProcess.Run("ground", "--checkpoint", checkpoint ?? Checkpoint, "--config", Cli("groundsharp-config.json"),

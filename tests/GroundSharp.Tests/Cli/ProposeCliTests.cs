@@ -45,30 +45,13 @@ public class ProposeCliTests
     {
         using var model = new YoloV3(TinyRec.Detector(classes), seed: 3);
         var weights = Path.Combine(dir, "tiny.weights");
-        using (var stream = File.Create(weights))
-        using (var writer = new BinaryWriter(stream))
-        {
-            writer.Write(0); writer.Write(2); writer.Write(5); writer.Write(1000L);
-            foreach (var layer in DarknetWeights.ConvLayers(model))
-            {
-                var tensors = layer.Norm is { } n ? new[] { n.bias!, n.weight!, n.running_mean!, n.running_var! } : new[] { layer.Conv.bias! };
-                foreach (var t in tensors.Append(layer.Conv.weight!))
-                    foreach (var v in t.detach().flatten().data<float>().ToArray()) writer.Write(v);
-            }
-        }
+        DarknetFile.Write(model, weights);
         var config = Path.Combine(dir, "detector.json");
         File.WriteAllText(config, RecJson.Serialize(TinyRec.Detector(classes)));
         return (weights, config);
     }
 
-    private static void AssertCleanError(CliProcess.Result r, string mustContain)
-    {
-        Assert.Equal(2, r.ExitCode);
-        var errors = r.StdErr.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.StartsWith("error:")).ToList();
-        Assert.True(errors.Count == 1, "stderr: " + r.StdErr);
-        Assert.Contains(mustContain, errors[0]);
-        Assert.DoesNotContain("   at ", r.StdErr);
-    }
+    private static void AssertCleanError(CliProcess.Result r, string mustContain) => CliProcess.AssertCleanError(r, mustContain);
 
     [Fact]
     public void WritesDetsJsonThatEvalReadsAndRefusesBadDetectors()

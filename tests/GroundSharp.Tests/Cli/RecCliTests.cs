@@ -20,14 +20,7 @@ public class RecCliTests
 
     private static EvalReport Read(string path) => JsonSerializer.Deserialize<EvalReport>(File.ReadAllText(path), EvalReport.Json)!;
 
-    private static void AssertCleanError(CliProcess.Result r, string mustContain)
-    {
-        Assert.Equal(2, r.ExitCode);
-        var errors = r.StdErr.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.StartsWith("error:")).ToList();
-        Assert.True(errors.Count == 1, "stderr: " + r.StdErr);
-        Assert.Contains(mustContain, errors[0]);
-        Assert.DoesNotContain("   at ", r.StdErr);
-    }
+    private static void AssertCleanError(CliProcess.Result r, string mustContain) => CliProcess.AssertCleanError(r, mustContain);
 
     [Fact]
     public void TrainDetectorWritesAShapeDetectorWithProgress()

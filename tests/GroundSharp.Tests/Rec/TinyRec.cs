@@ -21,6 +21,24 @@ internal static class TinyRec
     };
 }
 
+/// <summary>Darknet .weights files in the real layout, as the public yolov3.weights is written.</summary>
+internal static class DarknetFile
+{
+    /// <summary>Header 0.2.5 with a 64-bit images-seen counter, then each conv's BN beta, gamma, mean, variance (or bias) and weights.</summary>
+    public static void Write(YoloV3 model, string path)
+    {
+        using var stream = File.Create(path);
+        using var writer = new BinaryWriter(stream);
+        writer.Write(0); writer.Write(2); writer.Write(5); writer.Write(64000L);
+        foreach (var layer in DarknetWeights.ConvLayers(model))
+        {
+            var tensors = layer.Norm is { } n ? new[] { n.bias!, n.weight!, n.running_mean!, n.running_var! } : new[] { layer.Conv.bias! };
+            foreach (var t in tensors.Append(layer.Conv.weight!))
+                foreach (var v in t.detach().flatten().data<float>().ToArray()) writer.Write(v);
+        }
+    }
+}
+
 internal static class TinyRecModel
 {
     public static readonly string[] Texts = ["red cube left", "blue ball", "green cone right", "small red ball", "big blue cube", "yellow cone top"];

@@ -85,7 +85,7 @@ public class TrainCliTests
         var data = Path.Combine(dir, "lost.jsonl");
         File.WriteAllLines(data, ["{\"image\": \"nowhere.png\", \"text\": \"a lost picture\"}", "{\"image\": \"gone.png\", \"text\": \"another\"}"]);
         var r = CliProcess.Run("train", "--config", WriteConfig(dir, data, 1));
-        GroundCliErrorTests.AssertCleanError(r, "every one of the 2 samples", "lost.jsonl:1: image not found", "nowhere.png");
+        CliProcess.AssertCleanError(r, "every one of the 2 samples", "lost.jsonl:1: image not found", "nowhere.png");
         Assert.DoesNotContain("see the warnings", r.StdErr + r.StdOut);
     }
 }
