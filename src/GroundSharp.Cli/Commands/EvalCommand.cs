@@ -169,10 +169,11 @@ public static class EvalCommand
         var items = GroundingEvaluator.GroupByImage(ReadItems(data, split, fmt, imageRoot, proposals: false))
             .Where((_, imageIndex) => imageIndex % shardCount == shardIndex).SelectMany(g => g);
         var list = (limit is { } l ? items.Take(l) : items).ToList();
-        if (list.Count == 0) throw new GroundSharpException($"no items to evaluate in {data} split '{split}' (shard {shardIndex}/{shardCount})");
+        if (list.Count == 0 && shardCount == 1) throw new GroundSharpException($"no items to evaluate in {data} split '{split}'");
         var sw = Stopwatch.StartNew();
-        using var images = EncodedImages.Encode(model, list.Select(i => i.ImagePath).Distinct().ToList());
-        Console.Error.WriteLine($"encoded {images.Paths.Count} images with the frozen detector in {sw.Elapsed.TotalSeconds:F1} s");
+        // An empty shard (more array tasks than images) writes an empty report that merges to nothing.
+        using var images = list.Count == 0 ? null : EncodedImages.Encode(model, list.Select(i => i.ImagePath).Distinct().ToList());
+        if (images is not null) Console.Error.WriteLine($"encoded {images.Paths.Count} images with the frozen detector in {sw.Elapsed.TotalSeconds:F1} s");
         var report = TransientNativeError.Retry("the evaluation", () => RecGroundingEval.Run(model, images, list, $"{fmt}:{Path.GetFileName(Path.TrimEndingDirectorySeparator(data))}", split, checkpoint,
             progress: (n, total) => Console.Error.WriteLine($"{n}/{total} phrases")), Console.Error.WriteLine);
         Write(report with { Shard = $"{shardIndex}/{shardCount}", Seconds = sw.Elapsed.TotalSeconds }, outDir, shardCount > 1 ? $"report-shard{shardIndex}of{shardCount}" : "report");

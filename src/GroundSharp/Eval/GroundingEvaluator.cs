@@ -152,7 +152,8 @@ public sealed class GroundingEvaluator(Grounder grounder, EvalOptions options)
             progress?.Invoke(itemCount, imageCount);
             if (options.Limit is { } l && itemCount >= l) break;
         }
-        if (itemCount == 0) throw new GroundSharpException($"no items to evaluate in {dataset} split '{split}' (shard {options.ShardIndex}/{options.ShardCount})");
+        // An empty shard of a sharded run (more array tasks than images) is an empty report that merges to nothing, not a failure.
+        if (itemCount == 0 && options.ShardCount == 1) throw new GroundSharpException($"no items to evaluate in {dataset} split '{split}'");
         return new EvalReport
         {
             Dataset = dataset,

@@ -19,10 +19,11 @@ public static class RecGroundingEval
 {
     public static IReadOnlyList<int> RecallKs(RecModel model) => new[] { 1, 5, model.Config.TopK }.Where(k => k <= model.Config.TopK).Distinct().ToArray();
 
-    public static EvalReport Run(RecModel model, EncodedImages images, IReadOnlyList<GroundingEvalItem> items, string dataset, string split, string modelName,
+    /// <param name="images">The items' images, encoded; null only when there are no items (an empty shard: an empty report).</param>
+    public static EvalReport Run(RecModel model, EncodedImages? images, IReadOnlyList<GroundingEvalItem> items, string dataset, string split, string modelName,
         int batchSize = 64, Action<int, int>? progress = null)
     {
-        if (items.Count == 0) throw new GroundSharpException($"no items to evaluate in {dataset} split '{split}'");
+        if (items.Count > 0 && images is null) throw new ArgumentNullException(nameof(images));
         var sw = Stopwatch.StartNew();
         var pointing = new AccuracyTable();
         var ks = RecallKs(model);
@@ -32,18 +33,18 @@ public static class RecGroundingEval
         {
             var batch = items.Skip(start).Take(batchSize).ToList();
             using var scope = NewDisposeScope();
-            var rows = batch.Select(it => (long)images.Row(it.ImagePath)).ToArray();
-            using var visual = images.Visual.Select(rows);
+            var rows = batch.Select(it => (long)images!.Row(it.ImagePath)).ToArray();
+            using var visual = images!.Visual.Select(rows);
             var order = model.Similarities(visual, batch.Select(it => it.Text).ToList()).argsort(1, descending: true).cpu();
             var boxes = visual.Boxes.to_type(ScalarType.Float64).cpu();
             for (int i = 0; i < batch.Count; i++)
             {
                 var item = batch[i];
-                var (w, h) = images.Sizes[(int)rows[i]];
+                var (w, h) = images!.Sizes[(int)rows[i]];
                 var ranked = order[i].data<long>().ToArray().Select(a =>
                 {
                     var b = boxes[i, a].data<double>().ToArray();
-                    return DetectorInput.ToImage(new Box(b[0], b[1], b[2], b[3]), w, h, images.InputSize);
+                    return DetectorInput.ToImage(new Box(b[0], b[1], b[2], b[3]), w, h, images!.InputSize);
                 }).ToList();
                 var chosen = ranked[0];
                 var centre = RecGrounder.Centre(chosen);
