@@ -63,6 +63,9 @@ public sealed record GrounderOptions
 /// <summary>
 /// Grounds phrases in images with an ALBEF model: the image is encoded once, all its phrases are batched
 /// against the shared image embeddings, and only d(logit)/d(attention) is back-propagated (see <see cref="GradCam"/>).
+/// <para>Thread-safe: GradCAM captures attention in the model's layers, so calls on one model (from this or any other
+/// Grounder) run one at a time, in the calling thread, each with its own no-grad and dispose scopes. For parallel
+/// throughput load one model per worker; <see cref="GroundAsync"/> runs a call off the caller's thread.</para>
 /// </summary>
 public sealed class Grounder
 {
@@ -86,9 +89,24 @@ public sealed class Grounder
     public AlbefModel Model => _model;
     public int Layer => _options.Layer ?? _model.Config.EffectiveGradcamLayer;
 
-    public IReadOnlyList<GroundingResult> Ground(RgbImage image, IReadOnlyList<string> phrases)
+    public IReadOnlyList<GroundingResult> Ground(RgbImage image, IReadOnlyList<string> phrases) => Ground(image, phrases, CancellationToken.None);
+
+    /// <summary>
+    /// <see cref="Ground(RgbImage, IReadOnlyList{string})"/> on a thread-pool thread. Cancellation is honoured before
+    /// the model is taken and between batches of <see cref="GrounderOptions.MaxBatch"/> phrases (a batch is not interrupted).
+    /// </summary>
+    public Task<IReadOnlyList<GroundingResult>> GroundAsync(RgbImage image, IReadOnlyList<string> phrases, CancellationToken cancellationToken = default) =>
+        Task.Run(() => Ground(image, phrases, cancellationToken), cancellationToken);
+
+    private IReadOnlyList<GroundingResult> Ground(RgbImage image, IReadOnlyList<string> phrases, CancellationToken cancellationToken)
     {
         if (phrases.Count == 0) throw new GroundSharpException("no phrase to ground: give at least one");
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_model) return GroundLocked(image, phrases, cancellationToken);
+    }
+
+    private List<GroundingResult> GroundLocked(RgbImage image, IReadOnlyList<string> phrases, CancellationToken cancellationToken)
+    {
         var cfg = _model.Config;
         var results = new List<GroundingResult>(phrases.Count);
         using var scope = NewDisposeScope();
@@ -100,6 +118,7 @@ public sealed class Grounder
         }
         for (int start = 0; start < phrases.Count; start += _options.MaxBatch)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             var chunk = phrases.Skip(start).Take(_options.MaxBatch).ToList();
             using var chunkScope = NewDisposeScope();
             using var tokens = _tokenizer.Encode(chunk, cfg.Bert.MaxPositionEmbeddings, cfg.MaxWords, _model.Device);
