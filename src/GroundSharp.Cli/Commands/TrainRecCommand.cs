@@ -82,7 +82,7 @@ public static class TrainRecCommand
         Directory.CreateDirectory(a.Out);
         AtomicFile.WriteAllText(settingsPath, settings);
         using var frozen = YoloV3.LoadAny(a.Detector, a.DetectorConfig);
-        var recConfig = a.Config is null ? new RecConfig { TextConditioning = RecTextConditioning.Query } : RecConfig.Load(a.Config);
+        var recConfig = a.Config is null ? new RecConfig() : RecConfig.Load(a.Config);
         TorchSharp.torch.random.manual_seed(a.Seed);
         using var model = new RecModel(recConfig, RecVocabulary.Build(samples.Select(s => s.Text)), frozen, a.Seed);
         if (a.Glove is not null)

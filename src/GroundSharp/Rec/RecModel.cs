@@ -29,7 +29,7 @@ public sealed record RecConfig
     public int TopK { get; init; } = 16;
     public RecLossConfig Loss { get; init; } = new();
     /// <summary>Which text conditions an image's CMA features in training (no effect without CMA); see <see cref="RecTextConditioning"/>.</summary>
-    public RecTextConditioning TextConditioning { get; init; } = RecTextConditioning.OwnText;
+    public RecTextConditioning TextConditioning { get; init; } = RecTextConditioning.Query;
 
     /// <summary>A config JSON file (snake_case keys; missing keys keep their defaults, unknown keys are an error).</summary>
     public static RecConfig Load(string path)
@@ -345,6 +345,9 @@ public sealed class RecModel : nn.Module
             if (!metadata.TryGetValue(ConfigMetadataKey, out var configJson) || !metadata.TryGetValue(VocabularyMetadataKey, out var vocabularyJson))
                 throw new GroundSharpException($"'{path}' lacks the '{ConfigMetadataKey}' or '{VocabularyMetadataKey}' metadata: it is not a GroundSharp REC checkpoint");
             var config = RecJson.Deserialize<RecConfig>(configJson, path);
+            // Checkpoints written before query conditioning existed were trained, and must be run, with their own text.
+            using (var doc = JsonDocument.Parse(configJson))
+                if (!doc.RootElement.TryGetProperty("text_conditioning", out _)) config = config with { TextConditioning = RecTextConditioning.OwnText };
             List<string> words;
             try { words = JsonSerializer.Deserialize<List<string>>(vocabularyJson) ?? []; }
             catch (JsonException e) { throw new GroundSharpException($"'{path}': the vocabulary metadata is not a JSON list of words: {ValueDescriptions.Of(e)}", e); }

@@ -185,10 +185,40 @@ public class RecModelTests
     }
 
     [Fact]
+    public void ACheckpointWithoutTextConditioningLoadsAsOwnText()
+    {
+        // Query conditioning is the default; checkpoints from before it were trained with their own text and keep it.
+        Assert.Equal(RecTextConditioning.Query, new RecConfig().TextConditioning);
+        var path = Path.Combine(Path.GetTempPath(), $"gs-rec-legacy-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            using (var model = TinyRecModel.Create())
+            {
+                var sd = model.state_dict();
+                var node = System.Text.Json.Nodes.JsonNode.Parse(RecJson.Serialize(model.Config))!.AsObject();
+                node.Remove("text_conditioning");
+                var json = node.ToJsonString();
+                Assert.DoesNotContain("text_conditioning", json);
+                GroundSharp.IO.SafeTensors.Save(path, sd, new Dictionary<string, string>
+                {
+                    [RecModel.ConfigMetadataKey] = json,
+                    [RecModel.VocabularyMetadataKey] = System.Text.Json.JsonSerializer.Serialize(model.Vocabulary.Words),
+                });
+            }
+            using var loaded = RecModel.Load(path);
+            Assert.Equal(RecTextConditioning.OwnText, loaded.Config.TextConditioning);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public void OwnTextLossEqualsTheAnchorFormula()
     {
         // The similarity cube of own-text conditioning is texts × anchors of every image: Eq. 6/7's S from it is A·Tᵀ.
-        using var model = TinyRecModel.Create();
+        using var model = new RecModel(TinyRecModel.Config() with { TextConditioning = RecTextConditioning.OwnText }, RecVocabulary.Build(TinyRecModel.Texts), seed: 11);
         model.eval();
         using var images = rand(3, 3, 64, 64, generator: new Generator(4));
         using var visual = model.EncodeImages(images);
