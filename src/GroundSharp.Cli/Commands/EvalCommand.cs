@@ -9,7 +9,6 @@ using GroundSharp.Experiments;
 using GroundSharp.Rec;
 using GroundSharp.Explain;
 using GroundSharp.Models;
-using GroundSharp.Rec;
 using TorchSharp;
 using Spectre.Console;
 

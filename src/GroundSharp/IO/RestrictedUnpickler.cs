@@ -44,13 +44,20 @@ internal sealed class RestrictedUnpickler
     private int _pos;
     private int _opcodeStart;
 
+    private readonly bool _plainData;
+
     /// <param name="data">The pickle bytes.</param>
     /// <param name="source">How messages name the pickle, e.g. <c>'/ckpt/model.pth' (archive/data.pkl)</c>.</param>
-    public RestrictedUnpickler(byte[] data, string source)
+    /// <param name="plainData">A data pickle (e.g. the REFER toolkit's <c>refs(unc).p</c>): no global at all is allowed, only lists, dicts, tuples, strings and numbers.</param>
+    public RestrictedUnpickler(byte[] data, string source, bool plainData = false)
     {
         _data = data;
         _source = source;
+        _plainData = plainData;
     }
+
+    /// <summary>Reads a data pickle (protocols 0–5, Python 2's text protocol included) with no globals allowed.</summary>
+    public static object? ReadPlainData(byte[] data, string source) => new RestrictedUnpickler(data, source, plainData: true).Run();
 
     /// <summary>Every tensor placeholder created, in pickle order.</summary>
     public List<PendingTensor> Tensors { get; } = new();
@@ -79,6 +86,16 @@ internal sealed class RestrictedUnpickler
                 case (byte)'2': Push(Peek()); break; // DUP
 
                 case (byte)'N': Push(null); break;
+                // Protocol 0 (Python 2's default, e.g. the REFER toolkit's refs pickles): numbers and strings as text lines.
+                case (byte)'I': Push(ParseIntLine(ReadAsciiLine())); break; // INT ("01"/"00" are True/False)
+                case (byte)'L': Push(ParseLongLine(ReadAsciiLine())); break; // LONG ("123L")
+                case (byte)'F': Push(ParseFloatLine(ReadAsciiLine())); break; // FLOAT
+                case (byte)'S': Push(DecodeText(ParseQuotedBytes(ReadAsciiLine()))); break; // STRING (a Python 2 str, quoted repr)
+                case (byte)'V': Push(ParseRawUnicodeEscape(ReadLineBytes())); break; // UNICODE
+                case (byte)'U': Push(DecodeText(ReadBytes(ReadByte()).ToArray())); break; // SHORT_BINSTRING
+                case (byte)'T': Push(DecodeText(ReadBytes(ReadLength(BinaryPrimitives.ReadInt32LittleEndian(ReadBytes(4)))).ToArray())); break; // BINSTRING
+                case (byte)'p': _memo[ParseMemoIndex(ReadAsciiLine())] = Peek(); break; // PUT
+                case (byte)'g': Push(MemoGet(ParseMemoIndex(ReadAsciiLine()))); break; // GET
                 case 0x88: Push(true); break;
                 case 0x89: Push(false); break;
                 case (byte)'J': Push((long)BinaryPrimitives.ReadInt32LittleEndian(ReadBytes(4))); break;
@@ -121,6 +138,7 @@ internal sealed class RestrictedUnpickler
                 case (byte)'R': { var args = PopTuple("REDUCE arguments"); var callable = Pop(); Push(Call(callable, args)); break; } // REDUCE
                 case 0x81: { var args = PopTuple("NEWOBJ arguments"); var cls = Pop(); Push(NewObject(cls, args)); break; } // NEWOBJ
                 case (byte)'b': { var state = Pop(); Build(Peek(), state); break; } // BUILD
+                case (byte)'Q' when _plainData: throw Fail($"the pickle holds a persistent id at offset {_opcodeStart}; a data pickle may hold only lists, dicts, tuples, strings and numbers");
                 case (byte)'Q': Push(PersistentLoad(Pop())); break; // BINPERSID
 
                 default:
@@ -167,6 +185,109 @@ internal sealed class RestrictedUnpickler
         var text = Encoding.UTF8.GetString(_data, _pos, end - _pos);
         _pos = end + 1;
         return text;
+    }
+
+    private string ReadAsciiLine() => Encoding.Latin1.GetString(ReadLineBytes()); // one char per byte
+
+    private byte[] ReadLineBytes()
+    {
+        int end = Array.IndexOf(_data, (byte)'\n', _pos);
+        if (end < 0) throw Truncated(1);
+        var bytes = _data.AsSpan(_pos, end - _pos).ToArray();
+        _pos = end + 1;
+        return bytes;
+    }
+
+    private object ParseIntLine(string line)
+    {
+        if (line == "01") return true;
+        if (line == "00") return false;
+        return ParseInteger(line, "INT");
+    }
+
+    private object ParseLongLine(string line) => ParseInteger(line.EndsWith('L') ? line[..^1] : line, "LONG");
+
+    private object ParseInteger(string text, string what)
+    {
+        if (!BigInteger.TryParse(text, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var value))
+            throw Fail($"{what} at offset {_opcodeStart} is not an integer: '{text}'");
+        return value >= long.MinValue && value <= long.MaxValue ? (object)(long)value : value;
+    }
+
+    private double ParseFloatLine(string line) =>
+        double.TryParse(line, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value)
+            ? value
+            : line switch { "inf" => double.PositiveInfinity, "-inf" => double.NegativeInfinity, "nan" => double.NaN, _ => throw Fail($"FLOAT at offset {_opcodeStart} is not a number: '{line}'") };
+
+    private long ParseMemoIndex(string line) =>
+        long.TryParse(line, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var index)
+            ? index
+            : throw Fail($"memo index at offset {_opcodeStart} is not a number: '{line}'");
+
+    /// <summary>A Python 2 str literal as <c>repr</c> writes it: quoted with ' or ", escapes \\ \' \" \n \r \t \xHH and octal.</summary>
+    private byte[] ParseQuotedBytes(string line)
+    {
+        if (line.Length < 2 || line[0] != line[^1] || line[0] is not ('\'' or '"'))
+            throw Fail($"STRING at offset {_opcodeStart} is not a quoted string");
+        var bytes = new List<byte>(line.Length);
+        for (int i = 1; i < line.Length - 1; i++)
+        {
+            char c = line[i];
+            if (c != '\\') { bytes.Add((byte)c); continue; }
+            if (++i >= line.Length - 1) throw Fail($"STRING at offset {_opcodeStart} ends inside an escape");
+            c = line[i];
+            switch (c)
+            {
+                case 'n': bytes.Add((byte)'\n'); break;
+                case 'r': bytes.Add((byte)'\r'); break;
+                case 't': bytes.Add((byte)'\t'); break;
+                case 'a': bytes.Add(7); break;
+                case 'b': bytes.Add(8); break;
+                case 'f': bytes.Add(12); break;
+                case 'v': bytes.Add(11); break;
+                case 'x' when i + 2 <= line.Length - 2 && IsHex(line[i + 1]) && IsHex(line[i + 2]):
+                    bytes.Add(Convert.ToByte(line.Substring(i + 1, 2), 16));
+                    i += 2;
+                    break;
+                case >= '0' and <= '7':
+                    int value = 0, digits = 0;
+                    while (digits < 3 && i < line.Length - 1 && line[i] is >= '0' and <= '7') { value = value * 8 + (line[i] - '0'); i++; digits++; }
+                    i--;
+                    bytes.Add((byte)value);
+                    break;
+                case '\\' or '\'' or '"': bytes.Add((byte)c); break;
+                default: bytes.Add((byte)'\\'); bytes.Add((byte)c); break; // Python keeps unknown escapes as written
+            }
+        }
+        return bytes.ToArray();
+    }
+
+    private static bool IsHex(char c) => char.IsAsciiHexDigit(c);
+
+    /// <summary>Python 2 str bytes as text: UTF-8 where valid (what the datasets hold), else Latin-1.</summary>
+    private static string DecodeText(byte[] bytes)
+    {
+        try { return new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(bytes); }
+        catch (DecoderFallbackException) { return Encoding.Latin1.GetString(bytes); }
+    }
+
+    /// <summary>Python's raw-unicode-escape: Latin-1 bytes with \uXXXX and \UXXXXXXXX escapes.</summary>
+    private string ParseRawUnicodeEscape(byte[] line)
+    {
+        var text = new StringBuilder(line.Length);
+        for (int i = 0; i < line.Length; i++)
+        {
+            int digits = line[i] == '\\' && i + 1 < line.Length ? line[i + 1] switch { (byte)'u' => 4, (byte)'U' => 8, _ => 0 } : 0;
+            if (digits == 0) { text.Append((char)line[i]); continue; }
+            if (i + 2 + digits > line.Length) throw Fail($"UNICODE at offset {_opcodeStart} ends inside a \\u escape");
+            var hex = Encoding.ASCII.GetString(line, i + 2, digits);
+            if (!int.TryParse(hex, System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture, out int code) || code > 0x10FFFF)
+                throw Fail($"UNICODE at offset {_opcodeStart} has a bad escape '\\{(char)line[i + 1]}{hex}'");
+            // Python 2's narrow builds write astral characters as two \u surrogate escapes.
+            if (code is >= 0xD800 and <= 0xDFFF) text.Append((char)code); else text.Append(char.ConvertFromUtf32(code));
+            i += 1 + digits;
+        }
+        return text.ToString();
     }
 
     private static object DecodeLong(ReadOnlySpan<byte> littleEndianTwosComplement)
@@ -253,6 +374,9 @@ internal sealed class RestrictedUnpickler
         var global = new GlobalRef(module, name);
         // Storage classes are only ever named inside persistent ids, where an unknown one gets its own message.
         bool isStorageType = module == "torch" && name.EndsWith("Storage", StringComparison.Ordinal);
+        if (_plainData)
+            throw Fail($"the pickle references the Python global '{global.FullName}', which is not allowed: a data pickle may hold only " +
+                "lists, dicts, tuples, strings and numbers (GroundSharp never runs code from a pickle)");
         if (AllowedGlobals.Contains(global.FullName) || isStorageType) return global;
         throw Fail(
             $"the checkpoint references the Python global '{global.FullName}', which is not allowed. " +
