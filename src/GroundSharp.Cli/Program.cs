@@ -49,6 +49,7 @@ public static class Program
         root.Subcommands.Add(EvalCommand.Build());
         root.Subcommands.Add(PrepareVgCommand.Build());
         root.Subcommands.Add(PrepareRefcocoCommand.Build());
+        root.Subcommands.Add(ModelsCommand.Build());
         root.Subcommands.Add(ServeCommand.Build());
         root.Subcommands.Add(TrainCommand.Build());
         root.Subcommands.Add(ExportCommand.Build());

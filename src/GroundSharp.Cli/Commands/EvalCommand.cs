@@ -41,10 +41,10 @@ public static class EvalCommand
         };
         cmd.SetAction(r => CliRunner.Run(() => r.GetValue(method) switch
         {
-            "gradcam" => Execute(r.GetValue(data)!, r.GetValue(split)!, r.GetValue(format), r.GetValue(imageRoot), r.GetValue(checkpoint),
+            "gradcam" => Execute(r.GetValue(data)!, r.GetValue(split)!, r.GetValue(format), r.GetValue(imageRoot), ModelsCommand.ResolveArgument(r.GetValue(checkpoint)),
                 r.GetValue(config), r.GetValue(vocab), r.GetValue(proposals), r.GetValue(shard)!, r.GetValue(output)!, r.GetValue(layer),
                 r.GetValue(device)!, r.GetValue(limit), r.GetValue(savePredictions), r.GetValue(predictionMaps)),
-            "rec" => ExecuteRec(r.GetValue(data)!, r.GetValue(split)!, r.GetValue(format), r.GetValue(imageRoot), r.GetValue(checkpoint),
+            "rec" => ExecuteRec(r.GetValue(data)!, r.GetValue(split)!, r.GetValue(format), r.GetValue(imageRoot), ModelsCommand.ResolveArgument(r.GetValue(checkpoint)),
                 GradCamOnly(r.GetValue(config) is not null, r.GetValue(vocab) is not null, r.GetValue(proposals), r.GetValue(layer) is not null,
                     r.GetValue(savePredictions), r.GetValue(predictionMaps)),
                 r.GetValue(shard)!, r.GetValue(output)!, r.GetValue(device)!, r.GetValue(limit)),

@@ -21,7 +21,7 @@ public static class ExportCommand
         };
         cmd.SetAction(r => CliRunner.Run(() =>
         {
-            string source = r.GetValue(checkpoint)!, folder = r.GetValue(output)!;
+            string source = ModelsCommand.ResolveArgument(r.GetValue(checkpoint))!, folder = r.GetValue(output)!;
             string? notesText = r.GetValue(notes) is { } file
                 ? File.Exists(file) ? File.ReadAllText(file) : throw new GroundSharpException($"--notes: file not found: {file}")
                 : null;

@@ -32,7 +32,7 @@ public static class GroundCommand
         };
         cmd.SetAction(r => CliRunner.Run(() =>
         {
-            var ck = r.GetValue(checkpoint);
+            var ck = ModelsCommand.ResolveArgument(r.GetValue(checkpoint));
             var phrases = r.GetValue(text) ?? Array.Empty<string>();
             bool rec = CliModels.UsesRec(r.GetValue(method)!, ck,
                 (r.GetValue(config) is not null, "--config"), (r.GetValue(vocab) is not null, "--vocab"), (r.GetValue(layer) is not null, "--layer"));

@@ -28,7 +28,7 @@ public static class ProposeCommand
         {
             data, imageRoot, detector, detectorConfig, output, max, minScore, nms,
         };
-        cmd.SetAction(r => CliRunner.Run(() => Execute(r.GetValue(data)!, r.GetValue(imageRoot), r.GetValue(detector)!, r.GetValue(detectorConfig),
+        cmd.SetAction(r => CliRunner.Run(() => Execute(r.GetValue(data)!, r.GetValue(imageRoot), ModelsCommand.ResolveArgument(r.GetValue(detector))!, r.GetValue(detectorConfig),
             r.GetValue(output), r.GetValue(max), r.GetValue(minScore), r.GetValue(nms))));
         return cmd;
     }

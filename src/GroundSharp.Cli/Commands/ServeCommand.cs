@@ -22,9 +22,9 @@ public static class ServeCommand
             checkpoint, config, vocab, urls, maxUpload, maxConcurrency, device, verbose, method,
         };
         cmd.SetAction(r => CliRunner.Run(() => Execute(
-            r.GetValue(checkpoint), r.GetValue(config), r.GetValue(vocab), r.GetValue(urls)!,
+            ModelsCommand.ResolveArgument(r.GetValue(checkpoint)), r.GetValue(config), r.GetValue(vocab), r.GetValue(urls)!,
             r.GetValue(maxUpload), r.GetValue(maxConcurrency), r.GetValue(device)!, r.GetValue(verbose),
-            CliModels.UsesRec(r.GetValue(method)!, r.GetValue(checkpoint), (r.GetValue(config) is not null, "--config"), (r.GetValue(vocab) is not null, "--vocab")))));
+            CliModels.UsesRec(r.GetValue(method)!, ModelsCommand.ResolveArgument(r.GetValue(checkpoint)), (r.GetValue(config) is not null, "--config"), (r.GetValue(vocab) is not null, "--vocab")))));
         return cmd;
     }
 

@@ -32,7 +32,7 @@ public static class TrainCommand
             if (r.GetValue(seed) is { } s) c = c with { Seed = s };
             if (r.GetValue(device) is { } d) c = c with { Device = d };
             if (r.GetValue(exportPth)) c = c with { ExportPth = true };
-            return Execute(c, new TrainStart { InitCheckpoint = r.GetValue(init), ResumeFrom = r.GetValue(resume), StopAfterStep = r.GetValue(stopAfter) });
+            return Execute(c, new TrainStart { InitCheckpoint = ModelsCommand.ResolveArgument(r.GetValue(init)), ResumeFrom = r.GetValue(resume), StopAfterStep = r.GetValue(stopAfter) });
         }));
         return cmd;
     }

@@ -41,7 +41,7 @@ public static class TrainRecCommand
             data, format, split, evalSplit, imageRoot, detector, detectorConfig, config, output, epochs, batchSize, lr, seed, glove, resume,
         };
         cmd.SetAction(r => CliRunner.Run(() => Execute(new TrainRecArgs(r.GetValue(data)!, r.GetValue(format), r.GetValue(split), r.GetValue(evalSplit),
-            r.GetValue(imageRoot), r.GetValue(detector)!, r.GetValue(detectorConfig), r.GetValue(config), r.GetValue(output)!, r.GetValue(epochs),
+            r.GetValue(imageRoot), ModelsCommand.ResolveArgument(r.GetValue(detector))!, r.GetValue(detectorConfig), r.GetValue(config), r.GetValue(output)!, r.GetValue(epochs),
             r.GetValue(batchSize), r.GetValue(lr), r.GetValue(seed), r.GetValue(glove), r.GetValue(resume)))));
         return cmd;
     }

@@ -7,7 +7,10 @@ public static class CliProcess
 {
     public sealed record Result(int ExitCode, string StdOut, string StdErr);
 
-    public static Result Run(params string[] args)
+    public static Result Run(params string[] args) => RunWithEnvironment(new Dictionary<string, string>(), args);
+
+    /// <summary>Runs the CLI with extra environment variables (e.g. GROUNDSHARP_HOME for the model registry).</summary>
+    public static Result RunWithEnvironment(IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet")
         {
@@ -19,6 +22,7 @@ public static class CliProcess
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment["COLUMNS"] = "200";
         psi.Environment.Remove("GROUNDSHARP_DEBUG");
+        foreach (var (key, value) in environment) psi.Environment[key] = value;
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
