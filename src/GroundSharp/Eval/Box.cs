@@ -4,9 +4,9 @@ namespace GroundSharp.Eval;
 
 /// <summary>
 /// An axis-aligned box in image pixel coordinates: (X1, Y1) is the top-left corner and (X2, Y2) the
-/// bottom-right one, so Width = X2 - X1. RefCOCO stores boxes as x,y,w,h (use <see cref="FromXywh"/>, which
+/// bottom-right one, so Width = X2 - X1. RefCOCO stores boxes as x,y,w,h (use <see cref="FromXywh(double, double, double, double)"/>, which
 /// sets X2 = x + w exactly as the official code computes it); Flickr30k Entities stores x1,y1,x2,y2
-/// (use <see cref="FromXyxy"/>). Coordinates are doubles because RefCOCO boxes and detector proposals are
+/// (use <see cref="FromXyxy(double, double, double, double)"/>). Coordinates are doubles because RefCOCO boxes and detector proposals are
 /// fractional.
 /// </summary>
 public readonly record struct Box(double X1, double Y1, double X2, double Y2)

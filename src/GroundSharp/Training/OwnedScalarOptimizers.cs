@@ -8,7 +8,7 @@ namespace GroundSharp.Training;
 /// TorchSharp's AdamW with a step that owns every <see cref="Scalar"/> it hands to libtorch. TorchSharp 0.107's own
 /// step turns ~9 numbers per parameter into Scalars that nothing keeps alive during the native call (the Scalar
 /// race, docs/torchsharp-native.md); here the same operations, in the same order, take Scalars that live until the
-/// step returns, so the values are bitwise those of <see cref="optim.AdamW"/> (tested). State and state_dict are the base class's.
+/// step returns, so the values are bitwise those of TorchSharp's <c>optim.AdamW</c> (tested). State and state_dict are the base class's.
 /// </summary>
 public sealed class OwnedScalarAdamW : AdamW
 {
