@@ -30,6 +30,11 @@ public sealed record RecConfig
     public RecLossConfig Loss { get; init; } = new();
     /// <summary>Which text conditions an image's CMA features in training (no effect without CMA); see <see cref="RecTextConditioning"/>.</summary>
     public RecTextConditioning TextConditioning { get; init; } = RecTextConditioning.Query;
+    /// <summary>
+    /// Adds each anchor's box geometry (x1, y1, x2, y2 over the input size and the area fraction, MAttNet's location
+    /// feature) through a learnt projection to its features: our addition, not the paper's (docs/rec.md).
+    /// </summary>
+    public bool AnchorPosition { get; init; }
 
     /// <summary>A config JSON file (snake_case keys; missing keys keep their defaults, unknown keys are an error).</summary>
     public static RecConfig Load(string path)
@@ -146,6 +151,7 @@ public sealed class RecModel : nn.Module
     public readonly CrossModalityAttention? cma;
     public readonly Linear anchor_proj;
     public readonly Linear text_proj;
+    public readonly Linear? position_proj;
     public readonly RecLoss loss;
 
     public const string ConfigMetadataKey = "groundsharp.rec.config";
@@ -166,12 +172,14 @@ public sealed class RecModel : nn.Module
         cma = config.UseCma ? new CrossModalityAttention(config.FusedDim, config.Language.Hidden, config.CmaHeads, config.CmaFfnHidden, config.CmaLayers) : null;
         anchor_proj = nn.Linear(config.FusedDim, config.EmbedDim);
         text_proj = nn.Linear(config.Language.Hidden, config.EmbedDim);
+        position_proj = config.AnchorPosition ? nn.Linear(5, config.FusedDim) : null;
         loss = new RecLoss(config.Loss);
         SeededInit.Apply(fusion, seed);
         SeededInit.Apply(language, seed + 1);
         if (cma is not null) SeededInit.Apply(cma, seed + 2);
         SeededInit.Apply(anchor_proj, seed + 3);
         SeededInit.Apply(text_proj, seed + 4);
+        if (position_proj is not null) SeededInit.Apply(position_proj, seed + 5);
         if (detector is not null)
         {
             using var _ = no_grad();
@@ -236,9 +244,23 @@ public sealed class RecModel : nn.Module
             var tokens = grid.flatten(2).transpose(1, 2);                                        // (B, H·W, D)
             anchorFeatures = tokens.gather(1, visual.Cells.unsqueeze(-1).expand(b, visual.Cells.shape[1], d));
         }
+        if (position_proj is not null)
+        {
+            var position = position_proj.forward(AnchorGeometry(visual.Boxes.to(Device), Config.Detector.InputSize)); // (B, K, D)
+            anchorFeatures = anchorFeatures.Plus(anchorFeatures.dim() == 4 ? position.unsqueeze(0) : position);
+        }
         var anchors = F.normalize(anchor_proj.forward(anchorFeatures), dim: -1);
         var texts = F.normalize(text_proj.forward(text.Sentence), dim: -1);
         return new RecEmbeddings(anchors.MoveToOuterDisposeScope(), texts.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>(B, K, 5): x1, y1, x2, y2 over the input size, clamped to [0, 1], and the box's share of the image.</summary>
+    public static Tensor AnchorGeometry(Tensor boxes, int inputSize)
+    {
+        using var scope = NewDisposeScope();
+        var corners = boxes.to_type(ScalarType.Float32).DivBy(inputSize).ClampInPlace(0.0, 1.0);
+        var area = (corners.select(-1, 2) - corners.select(-1, 0)) * (corners.select(-1, 3) - corners.select(-1, 1));
+        return cat([corners, area.unsqueeze(-1)], -1).MoveToOuterDisposeScope();
     }
 
     /// <summary>Runs <see cref="EncodeImages(Tensor)"/> over many images in chunks (bounded memory) and stacks the results: a per-image cache.</summary>

@@ -185,6 +185,38 @@ public class RecModelTests
     }
 
     [Fact]
+    public void AnchorPositionAddsTheBoxGeometryAndSurvivesSaveAndLoad()
+    {
+        using var boxes = tensor(new float[] { 0, 0, 32, 16, 16, 32, 80, 64 }).view(1, 2, 4); // input size 64; the second box overhangs
+        using var geometry = RecModel.AnchorGeometry(boxes, 64);
+        Assert.Equal(new float[] { 0, 0, 0.5f, 0.25f, 0.125f, 0.25f, 0.5f, 1, 1, 0.375f }, geometry.data<float>().ToArray());
+
+        var path = Path.Combine(Path.GetTempPath(), $"gs-rec-position-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            using var images = rand(2, 3, 64, 64, generator: new Generator(3));
+            var texts = TinyRecModel.Texts.Take(2).ToList();
+            using var model = new RecModel(TinyRecModel.Config() with { AnchorPosition = true }, RecVocabulary.Build(TinyRecModel.Texts), seed: 5);
+            using var plain = new RecModel(TinyRecModel.Config(), RecVocabulary.Build(TinyRecModel.Texts), seed: 5);
+            Assert.NotNull(model.position_proj);
+            Assert.Null(plain.position_proj);
+            using var visual = model.EncodeImages(images);
+            using var withPosition = model.Similarities(visual, texts);
+            using var without = plain.Similarities(visual, texts);
+            Assert.False(withPosition.allclose(without, rtol: 1e-4, atol: 1e-6)); // same seeds: only the geometry differs
+            model.Save(path);
+            using var loaded = RecModel.Load(path);
+            Assert.True(loaded.Config.AnchorPosition);
+            using var again = loaded.Similarities(loaded.EncodeImages(images), texts);
+            Assert.True(again.allclose(withPosition, rtol: 1e-5, atol: 1e-6));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public void ACheckpointWithoutTextConditioningLoadsAsOwnText()
     {
         // Query conditioning is the default; checkpoints from before it were trained with their own text and keep it.
