@@ -82,9 +82,10 @@ public static class ExperimentCommand
         var epochs = new Option<int?>("--epochs") { Description = "override the REC training epochs of each variant" };
         var evalLimit = new Option<int?>("--eval-limit") { Description = "evaluate at most N phrases per split" };
         var variants = new Option<string?>("--variants") { Description = "comma-separated REC variants to run (default: all): " + string.Join(", ", RecVariant.All.Select(v => v.Name)) };
+        var recImages = new Option<int?>("--rec-images") { Description = "images of the REC training split, a box split of its own whose phrases (not boxes) train REC (default 3000; 0: the benchmark's box split)" };
         var rec = new Command("rec", "Train the small YOLOv3 (shapes only), then weakly supervised REC: baseline, +CMA, +L_reg, +L_fns; IoU@0.5 per split.")
         {
-            output, seed, quick, amcDir, detectorSteps, epochs, evalLimit, variants,
+            output, seed, quick, amcDir, detectorSteps, epochs, evalLimit, variants, recImages,
         };
         rec.SetAction(r => CliRunner.Run(() =>
         {
@@ -94,6 +95,7 @@ public static class ExperimentCommand
             if (r.GetValue(epochs) is { } e) o = o with { RecEpochs = e > 0 ? e : throw new GroundSharpException("--epochs must be > 0") };
             if (r.GetValue(evalLimit) is { } l) o = o with { EvalLimit = l > 0 ? l : throw new GroundSharpException("--eval-limit must be > 0") };
             if (r.GetValue(variants) is { } v) o = o with { Variants = RecVariant.Parse(v) };
+            if (r.GetValue(recImages) is { } ri) o = o with { RecImages = ri >= 0 ? ri : throw new GroundSharpException("--rec-images must be ≥ 0") };
             var experiment = new RecExperiment(o, Console.WriteLine);
             experiment.Run();
             Console.WriteLine(File.ReadAllText(Path.Combine(o.OutDir, "results.md")));

@@ -34,6 +34,7 @@ public sealed record RecConfig
     /// Adds each anchor's box geometry (x1, y1, x2, y2 over the input size and the area fraction, MAttNet's location
     /// feature) through a learnt projection to its features: our addition, not the paper's (docs/rec.md).
     /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)] // written only when on: configs from before the key read the same
     public bool AnchorPosition { get; init; }
 
     /// <summary>A config JSON file (snake_case keys; missing keys keep their defaults, unknown keys are an error).</summary>

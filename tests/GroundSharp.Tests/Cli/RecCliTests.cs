@@ -50,6 +50,10 @@ public class RecCliTests
         }
         using (var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, RecExperiment.ResultsFile))))
             Assert.Equal(RecVariant.All.Count, doc.RootElement.GetProperty("rows").GetArrayLength());
+        // REC trains on a box split of its own (other images than the detector's and the evaluation's), phrases only.
+        var recImages = File.ReadLines(Path.Combine(outDir, "data-rec", "boxes.jsonl")).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("image").GetString()).Distinct().Count();
+        Assert.Equal(RecExperimentOptions.Quick("x").RecImages, recImages);
+        Assert.Contains($"seed {RecExperimentOptions.Quick("x").RecDataSeed}", first.StdOut);
 
         var again = CliProcess.Run("experiment", "rec", "--quick", "--out", outDir);
         Assert.True(again.ExitCode == 0, again.StdErr);
