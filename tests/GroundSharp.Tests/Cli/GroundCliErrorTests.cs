@@ -9,11 +9,22 @@ public class GroundCliErrorTests
     private static string Cli(string f) => FixtureData.PathOf(Path.Combine("cli", f));
     private static readonly string Checkpoint = FixtureData.PathOf("checkpoint.pth");
 
-    private static void AssertCleanError(CliProcess.Result r, params string[] mustContain) => CliProcess.AssertCleanError(r, mustContain);
+    private sealed record Run(CliProcess.Result Result, string OutDir);
 
-    private static CliProcess.Result Ground(string image, string text, string? checkpoint = null, string? vocab = null) =>
-        CliProcess.Run("ground", "--checkpoint", checkpoint ?? Checkpoint, "--config", Cli("groundsharp-config.json"),
-            "--vocab", vocab ?? Cli("vocab.txt"), "--image", image, "--text", text, "--out", CliProcess.TempDir());
+    /// <summary>A clean error (one line, exit 2) and nothing written: a refused input leaves no overlay or results.json.</summary>
+    private static void AssertCleanError(Run run, params string[] mustContain)
+    {
+        CliProcess.AssertCleanError(run.Result, mustContain);
+        Assert.Empty(Directory.GetFileSystemEntries(run.OutDir));
+    }
+
+    private static Run Ground(string image, string text, string? checkpoint = null, string? vocab = null, params string[] extra)
+    {
+        var outDir = CliProcess.TempDir();
+        var result = CliProcess.Run(["ground", "--checkpoint", checkpoint ?? Checkpoint, "--config", Cli("groundsharp-config.json"),
+            "--vocab", vocab ?? Cli("vocab.txt"), "--image", image, "--text", text, "--out", outDir, .. extra]);
+        return new Run(result, outDir);
+    }
 
     [Fact]
     public void MissingImage() => AssertCleanError(Ground("/nonexistent/photo.jpg", "qdaw"), "/nonexistent/photo.jpg");
@@ -66,10 +77,5 @@ public class GroundCliErrorTests
     public void MissingVocabulary() => AssertCleanError(Ground(Cli("image_0_256.png"), "qdaw", vocab: "/nonexistent/vocab.txt"), "/nonexistent/vocab.txt");
 
     [Fact]
-    public void BadLayer()
-    {
-        var r = CliProcess.Run("ground", "--checkpoint", Checkpoint, "--config", Cli("groundsharp-config.json"), "--vocab", Cli("vocab.txt"),
-            "--image", Cli("image_0_256.png"), "--text", "qdaw", "--layer", "1", "--out", CliProcess.TempDir());
-        AssertCleanError(r, "layer");
-    }
+    public void BadLayer() => AssertCleanError(Ground(Cli("image_0_256.png"), "qdaw", extra: ["--layer", "1"]), "layer");
 }
