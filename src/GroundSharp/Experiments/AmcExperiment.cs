@@ -165,14 +165,7 @@ public sealed class AmcExperiment(AmcExperimentOptions options, ITrainingReporte
 
     private void PrepareData()
     {
-        var marker = Path.Combine(DataDir, "synth.json");
-        var data = options.Data with { Seed = options.Seed };
-        if (File.Exists(marker) && SameData(marker, data)) log($"reusing the synthetic benchmark in {DataDir}");
-        else
-        {
-            log($"generating the synthetic benchmark (seed {options.Seed}) in {DataDir}");
-            SynthBenchmark.Write(data, DataDir, m => log(m));
-        }
+        WriteDataOnce(options.Data with { Seed = options.Seed }, DataDir, $"the synthetic benchmark (seed {options.Seed})", log);
         if (options.RegionPhrasesInPretraining && !File.Exists(Path.Combine(DataDir, RegionPhraseFile))) WriteRegionPhraseFile();
     }
 
@@ -182,6 +175,15 @@ public sealed class AmcExperiment(AmcExperimentOptions options, ITrainingReporte
         seed = data.Seed, width = data.Scenes.Width, height = data.Scenes.Height,
         splits = SynthSplits.All.ToDictionary(s => s, s => data.Count(s)),
     };
+
+    /// <summary>Generates a benchmark folder unless it already holds the same data (its synth.json): experiments reuse their data.</summary>
+    internal static void WriteDataOnce(SynthBenchmarkOptions data, string dir, string what, Action<string> log)
+    {
+        var marker = Path.Combine(dir, "synth.json");
+        if (File.Exists(marker) && SameData(marker, data)) { log($"reusing {what} in {dir}"); return; }
+        log($"generating {what} in {dir}");
+        SynthBenchmark.Write(data, dir, m => log(m));
+    }
 
     internal static bool SameData(string marker, SynthBenchmarkOptions data)
     {

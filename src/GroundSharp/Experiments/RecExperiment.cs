@@ -168,19 +168,9 @@ public sealed class RecExperiment(RecExperimentOptions options, Action<string> l
 
     private void PrepareData()
     {
-        var marker = Path.Combine(DataDir, "synth.json");
-        var data = options.Data with { Seed = options.Seed };
-        if (File.Exists(marker) && AmcExperiment.SameData(marker, data)) log($"reusing the synthetic benchmark in {DataDir}");
-        else
-        {
-            log($"generating the synthetic benchmark (seed {options.Seed}) in {DataDir}");
-            SynthBenchmark.Write(data, DataDir, m => log(m));
-        }
-        if (options.RecImages <= 0) return;
-        var recMarker = Path.Combine(RecDataDir, "synth.json");
-        if (File.Exists(recMarker) && AmcExperiment.SameData(recMarker, RecData)) { log($"reusing the REC training split in {RecDataDir}"); return; }
-        log($"generating the REC training split ({options.RecImages} box images, seed {options.RecDataSeed}; their boxes are never read) in {RecDataDir}");
-        SynthBenchmark.Write(RecData, RecDataDir, m => log(m));
+        AmcExperiment.WriteDataOnce(options.Data with { Seed = options.Seed }, DataDir, $"the synthetic benchmark (seed {options.Seed})", log);
+        if (options.RecImages > 0)
+            AmcExperiment.WriteDataOnce(RecData, RecDataDir, $"the REC training split ({options.RecImages} box images, seed {options.RecDataSeed}; their boxes are never read)", log);
     }
 
     private RecDetectorStage TrainDetector()

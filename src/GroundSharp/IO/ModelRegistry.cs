@@ -133,7 +133,9 @@ public sealed class ModelRegistry
     }
 
     /// <summary>The downloaded file of a model, after a size check against its record (the SHA-256 is checked by <see cref="Verify"/>).</summary>
-    public string LocalPath(string name)
+    public string LocalPath(string name) => Downloaded(name).Path;
+
+    private (RegisteredModel Model, string Path, DownloadRecord Record) Downloaded(string name)
     {
         var model = Get(name);
         var path = PathOf(model);
@@ -143,15 +145,13 @@ public sealed class ModelRegistry
         long size = new FileInfo(path).Length;
         if (size != record.SizeBytes)
             throw new GroundSharpException($"{path} has {size} bytes but {record.SizeBytes} were downloaded: the file was changed; pull it again");
-        return path;
+        return (model, path, record);
     }
 
     /// <summary>Recomputes the SHA-256 of a downloaded model and compares it with the manifest's and the record's.</summary>
     public string Verify(string name)
     {
-        var path = LocalPath(name);
-        var model = Get(name);
-        var record = RecordOf(model)!;
+        var (model, path, record) = Downloaded(name);
         var sha = Sha256Of(path);
         if (!sha.Equals(record.Sha256, StringComparison.OrdinalIgnoreCase))
             throw new GroundSharpException($"{path}: SHA-256 {sha} differs from the {record.Sha256} recorded when it was downloaded: the file is corrupt; pull it again");
@@ -277,9 +277,9 @@ public sealed class ModelRegistry
     /// <summary>Human-readable byte counts for listings: 248.0 MB.</summary>
     public static string FormatBytes(long bytes) => bytes switch
     {
-        >= 1L << 30 => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1e9:F2} GB"),
-        >= 1L << 20 => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1e6:F1} MB"),
-        >= 1L << 10 => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1e3:F1} kB"),
+        >= 1_000_000_000 => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1e9:F2} GB"),
+        >= 1_000_000 => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1e6:F1} MB"),
+        >= 1_000 => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1e3:F1} kB"),
         _ => string.Create(CultureInfo.InvariantCulture, $"{bytes} B"),
     };
 }

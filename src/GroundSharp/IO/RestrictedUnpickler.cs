@@ -178,14 +178,7 @@ internal sealed class RestrictedUnpickler
 
     private string ReadUtf8(int length) => Encoding.UTF8.GetString(ReadBytes(length));
 
-    private string ReadLine()
-    {
-        int end = Array.IndexOf(_data, (byte)'\n', _pos);
-        if (end < 0) throw Truncated(1);
-        var text = Encoding.UTF8.GetString(_data, _pos, end - _pos);
-        _pos = end + 1;
-        return text;
-    }
+    private string ReadLine() => Encoding.UTF8.GetString(ReadLineBytes());
 
     private string ReadAsciiLine() => Encoding.Latin1.GetString(ReadLineBytes()); // one char per byte
 
@@ -211,7 +204,7 @@ internal sealed class RestrictedUnpickler
     {
         if (!BigInteger.TryParse(text, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var value))
             throw Fail($"{what} at offset {_opcodeStart} is not an integer: '{text}'");
-        return value >= long.MinValue && value <= long.MaxValue ? (object)(long)value : value;
+        return Narrow(value);
     }
 
     private double ParseFloatLine(string line) =>
@@ -293,9 +286,11 @@ internal sealed class RestrictedUnpickler
     private static object DecodeLong(ReadOnlySpan<byte> littleEndianTwosComplement)
     {
         if (littleEndianTwosComplement.Length == 0) return 0L;
-        var value = new BigInteger(littleEndianTwosComplement, isUnsigned: false, isBigEndian: false);
-        return value >= long.MinValue && value <= long.MaxValue ? (object)(long)value : value;
+        return Narrow(new BigInteger(littleEndianTwosComplement, isUnsigned: false, isBigEndian: false));
     }
+
+    /// <summary>A Python int as a long where it fits, else the BigInteger.</summary>
+    private static object Narrow(BigInteger value) => value >= long.MinValue && value <= long.MaxValue ? (object)(long)value : value;
 
     // ---- stack
 
@@ -355,7 +350,8 @@ internal sealed class RestrictedUnpickler
         dict[key] = value;
     }
 
-    private static string Describe(object? value) => value switch
+    /// <summary>The Python type of an unpickled value, for messages.</summary>
+    internal static string Describe(object? value) => value switch
     {
         null => "None",
         GlobalRef g => g.FullName,

@@ -117,13 +117,13 @@ public static class ReferPreparation
         if (!File.Exists(path)) throw new GroundSharpException($"file not found: {path}");
         var data = RestrictedUnpickler.ReadPlainData(File.ReadAllBytes(path), $"refs pickle '{path}'");
         if (data is not List<object?> list)
-            throw new GroundSharpException($"{path}: expected a list of refs (the REFER toolkit's refs(*).p), found a {Describe(data)}");
+            throw new GroundSharpException($"{path}: expected a list of refs (the REFER toolkit's refs(*).p), found a {RestrictedUnpickler.Describe(data)}");
         var refs = new List<Ref>(list.Count);
         var seen = new HashSet<long>();
         for (int i = 0; i < list.Count; i++)
         {
             string where = $"{Path.GetFileName(path)} refs[{i}]";
-            if (list[i] is not PickleDict d) throw new GroundSharpException($"{path}: refs[{i}] is a {Describe(list[i])}, not a dict");
+            if (list[i] is not PickleDict d) throw new GroundSharpException($"{path}: refs[{i}] is a {RestrictedUnpickler.Describe(list[i])}, not a dict");
             long refId = Integer(d, "ref_id", where, path);
             where = $"{Path.GetFileName(path)} refs[{i}] (ref_id {refId})";
             if (!seen.Add(refId)) throw new GroundSharpException($"{path}: ref_id {refId} occurs twice");
@@ -151,13 +151,4 @@ public static class ReferPreparation
 
     private static long Integer(PickleDict d, string key, string where, string path) =>
         d.TryGetValue(key, out var v) && v is long n ? n : throw new GroundSharpException($"{path}: {where} has no integer \"{key}\"");
-
-    private static string Describe(object? value) => value switch
-    {
-        null => "None",
-        PickleDict => "dict",
-        List<object?> => "list",
-        PickleTuple => "tuple",
-        _ => value.GetType().Name,
-    };
 }
