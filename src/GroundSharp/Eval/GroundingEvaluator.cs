@@ -141,7 +141,7 @@ public sealed class GroundingEvaluator(Grounder grounder, EvalOptions options)
                 if (recall is null) continue;
                 if (item.Proposals is null || item.Proposals.Count == 0)
                     throw new GroundSharpException($"{item.QueryId ?? item.Text}: --proposals was given but this item has no proposals");
-                using var up = tensor(r.Heatmap, new long[] { r.ImageHeight, r.ImageWidth });
+                using var up = Heatmaps.UpsampleBicubic(r.GridMap, r.GridHeight, r.GridWidth, r.ImageHeight, r.ImageWidth);
                 var scores = BoxSelection.Scores(up, item.Proposals, options.Alpha);
                 foreach (var (k, table) in recall)
                     table.Add(item.GtBoxes.Any(gt => BoxSelection.HitAtK(item.Proposals, scores, gt, k)), item.Split, item.Categories);

@@ -25,6 +25,15 @@ public static class Heatmaps
         return up.view(height, width).MoveToOuterDisposeScope();
     }
 
+    /// <summary><see cref="UpsampleBicubic(Tensor, int, int)"/> of a row-major (gridHeight × gridWidth) grid held in an array.</summary>
+    public static Tensor UpsampleBicubic(float[] grid, int gridHeight, int gridWidth, int height, int width)
+    {
+        if (grid.Length != (long)gridHeight * gridWidth)
+            throw new GroundSharpException($"a heatmap grid of {grid.Length} values is not {gridHeight}x{gridWidth}");
+        using var g = tensor(grid, new long[] { gridHeight, gridWidth });
+        return UpsampleBicubic(g, height, width);
+    }
+
     /// <summary>
     /// The first maximum of a 2-D map in row-major order, as (x = column, y = row): the official
     /// <c>(up == up.max()).nonzero()[0]</c>. libtorch's argmax returns the lowest flat index among equal maxima
@@ -38,10 +47,11 @@ public static class Heatmaps
             throw new GroundSharpException("cannot take the maximum of an empty heatmap");
         using var scope = NewDisposeScope();
         var flat = map.reshape(-1);
-        // A NaN makes the official `up == up.max()` empty (NaN != NaN) and its `[0]` fail; say so clearly.
-        if (flat.isnan().any().item<bool>())
-            throw new GroundSharpException("the heatmap contains NaN; no maximum point is defined");
         long index = flat.argmax().item<long>();
+        // A NaN makes the official `up == up.max()` empty (NaN != NaN) and its `[0]` fail; say so clearly. libtorch's
+        // argmax ranks NaN above every number, so one look at the chosen value finds any NaN without another pass.
+        if (float.IsNaN(flat[index].to_type(ScalarType.Float32).item<float>()))
+            throw new GroundSharpException("the heatmap contains NaN; no maximum point is defined");
         long width = map.shape[1];
         return ((int)(index % width), (int)(index / width));
     }

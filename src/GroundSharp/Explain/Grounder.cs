@@ -17,8 +17,6 @@ public sealed record GroundingResult
     public required float[] GridMap { get; init; }
     public required int GridHeight { get; init; }
     public required int GridWidth { get; init; }
-    /// <summary>The map upsampled (bicubic) to the original image size, row-major (ImageHeight × ImageWidth).</summary>
-    public required float[] Heatmap { get; init; }
     public required int ImageWidth { get; init; }
     public required int ImageHeight { get; init; }
     /// <summary>The first maximum of <see cref="Heatmap"/> (the pointing-game point), in original-image pixels.</summary>
@@ -31,6 +29,20 @@ public sealed record GroundingResult
     public IReadOnlyList<string> Warnings { get; init; } = Array.Empty<string>();
     /// <summary>Every token of the phrase is [UNK]: the result cannot mean anything (a warning says so).</summary>
     public bool AllUnknown { get; init; }
+
+    /// <summary>
+    /// <see cref="GridMap"/> upsampled (bicubic, align_corners false) to width × height, row-major. At the original size
+    /// (<see cref="FullSizeHeatmap"/>) it is the map the point and the box were taken from; at a display size it is what
+    /// an overlay shows. Computed on demand: a 12-megapixel map is 48 MB, so results do not keep one per phrase.
+    /// </summary>
+    public float[] Heatmap(int width, int height)
+    {
+        using var up = Heatmaps.UpsampleBicubic(GridMap, GridHeight, GridWidth, height, width);
+        return up.data<float>().ToArray();
+    }
+
+    /// <summary><see cref="Heatmap(int, int)"/> at the original image size.</summary>
+    public float[] FullSizeHeatmap() => Heatmap(ImageWidth, ImageHeight);
 }
 
 /// <summary>The JSON fields of a <see cref="GroundingResult"/> shared by the CLI's results.json and the web API.</summary>
@@ -129,9 +141,14 @@ public sealed class Grounder
             for (int i = 0; i < chunk.Count; i++)
             {
                 var grid = cam.Maps[i].to_type(ScalarType.Float32).cpu();
-                var up = Heatmaps.UpsampleBicubic(grid, image.Height, image.Width);
-                var heat = up.contiguous().data<float>().ToArray();
-                var point = Heatmaps.FirstArgmax(up);
+                // The full-size map lives only while its point and box are taken (one phrase at a time).
+                (int X, int Y) point;
+                Box box;
+                using (var up = Heatmaps.UpsampleBicubic(grid, image.Height, image.Width))
+                {
+                    point = Heatmaps.FirstArgmax(up);
+                    box = HeatmapBox.FromPeakRegion(up, point, _options.BoxFraction);
+                }
                 results.Add(new GroundingResult
                 {
                     Phrase = chunk[i],
@@ -139,11 +156,10 @@ public sealed class Grounder
                     GridMap = grid.contiguous().data<float>().ToArray(),
                     GridHeight = cfg.GridSize,
                     GridWidth = cfg.GridSize,
-                    Heatmap = heat,
                     ImageWidth = image.Width,
                     ImageHeight = image.Height,
                     Point = point,
-                    Box = HeatmapBox.FromPeakRegion(heat, image.Width, image.Height, point, _options.BoxFraction),
+                    Box = box,
                     Score = matchProb[i],
                     TokenCount = tokens.TokenCounts[i],
                     Warnings = tokens.PhraseWarnings[i],

@@ -4,36 +4,86 @@ using SkiaSharp;
 
 namespace GroundSharp.Explain;
 
-/// <summary>Renders a grounding result: heatmap (jet colours) blended over the image, the point and the box.</summary>
+/// <summary>
+/// Renders a grounding result: heatmap (jet colours) blended over the image, the point and the box — at a display size
+/// (long side at most <see cref="DefaultMaxSide"/> pixels) unless asked for the full size: a 12-megapixel overlay per
+/// phrase costs seconds to encode and tens of MB to store, and shows nothing a screen could.
+/// </summary>
 public static class HeatmapOverlay
 {
-    public static SKBitmap Render(RgbImage image, GroundingResult result, double opacity = 0.5, string? label = null)
+    /// <summary>Long side of an overlay, in pixels, unless the caller asks otherwise (0 = the image's own size).</summary>
+    public const int DefaultMaxSide = 1280;
+
+    private const int JetLevels = 1024;
+
+    /// <summary>The image scaled so that its long side is at most <paramref name="maxSide"/> (Catmull-Rom); the same image when it fits or maxSide is 0.</summary>
+    public static RgbImage ToDisplay(RgbImage image, int maxSide)
+    {
+        if (maxSide < 0) throw new ArgumentOutOfRangeException(nameof(maxSide), maxSide, "must be >= 0 (0 = full size)");
+        double scale = maxSide == 0 ? 1.0 : Math.Min(1.0, (double)maxSide / Math.Max(image.Width, image.Height));
+        int w = Math.Max(1, (int)Math.Round(image.Width * scale));
+        int h = Math.Max(1, (int)Math.Round(image.Height * scale));
+        if (w == image.Width && h == image.Height) return image;
+        using var source = image.ToSKBitmap();
+        using var resized = source.Resize(new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Opaque),
+                                          new SKSamplingOptions(SKCubicResampler.CatmullRom));
+        return RgbImage.FromSKBitmap(resized);
+    }
+
+    /// <summary>A box or a point in original-image pixels mapped onto a display of <paramref name="display"/>'s size.</summary>
+    public readonly record struct DisplayScale(double X, double Y, int Width, int Height)
+    {
+        public static DisplayScale Of(RgbImage display, int originalWidth, int originalHeight) =>
+            new((double)display.Width / originalWidth, (double)display.Height / originalHeight, display.Width, display.Height);
+
+        public Box Map(Box b) => new(b.X1 * X, b.Y1 * Y, b.X2 * X, b.Y2 * Y);
+
+        public (int X, int Y) Map((int X, int Y) p) => (Math.Min(Width - 1, (int)(p.X * X)), Math.Min(Height - 1, (int)(p.Y * Y)));
+    }
+
+    public static SKBitmap Render(RgbImage image, GroundingResult result, double opacity = 0.5, string? label = null, int maxSide = DefaultMaxSide)
     {
         if (result.ImageWidth != image.Width || result.ImageHeight != image.Height)
             throw new ArgumentException("the result was computed for an image of another size");
-        int w = image.Width, h = image.Height;
-        var heat = result.Heatmap;
+        return RenderOnDisplay(ToDisplay(image, maxSide), result, opacity, label);
+    }
+
+    /// <summary><see cref="Render"/> on an image already at display size (<see cref="ToDisplay"/>; several phrases share it).</summary>
+    public static SKBitmap RenderOnDisplay(RgbImage display, GroundingResult result, double opacity = 0.5, string? label = null)
+    {
+        int w = display.Width, h = display.Height;
+        var scale = DisplayScale.Of(display, result.ImageWidth, result.ImageHeight);
+        var heat = result.Heatmap(w, h);
         float min = float.MaxValue, max = float.MinValue;
         foreach (var v in heat) { if (v < min) min = v; if (v > max) max = v; }
         float range = max - min > 1e-20f ? max - min : 1f;
 
         var bmp = new SKBitmap(new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Opaque));
-        var px = image.Pixels;
+        var px = display.Pixels;
         var dst = new byte[w * h * 4];
-        for (int i = 0; i < w * h; i++)
+        // Tables instead of per-pixel floating point: jet at JetLevels steps, and the blend of every (image, colour) byte pair.
+        var jet = new byte[3 * JetLevels];
+        for (int k = 0; k < JetLevels; k++) (jet[3 * k], jet[3 * k + 1], jet[3 * k + 2]) = Jet(k / (double)(JetLevels - 1));
+        var blend = new byte[256 * 256];
+        for (int a = 0; a < 256; a++)
+            for (int c = 0; c < 256; c++) blend[a * 256 + c] = Blend((byte)a, (byte)c, opacity);
+        Parallel.For(0, h, y =>
         {
-            var (r, g, b) = Jet((heat[i] - min) / range);
-            dst[4 * i] = Blend(px[3 * i], r, opacity);
-            dst[4 * i + 1] = Blend(px[3 * i + 1], g, opacity);
-            dst[4 * i + 2] = Blend(px[3 * i + 2], b, opacity);
-            dst[4 * i + 3] = 255;
-        }
+            for (int i = y * w, end = i + w; i < end; i++)
+            {
+                int k = 3 * (int)Math.Clamp((heat[i] - min) / range * (JetLevels - 1) + 0.5f, 0, JetLevels - 1);
+                dst[4 * i] = blend[px[3 * i] * 256 + jet[k]];
+                dst[4 * i + 1] = blend[px[3 * i + 1] * 256 + jet[k + 1]];
+                dst[4 * i + 2] = blend[px[3 * i + 2] * 256 + jet[k + 2]];
+                dst[4 * i + 3] = 255;
+            }
+        });
         System.Runtime.InteropServices.Marshal.Copy(dst, 0, bmp.GetPixels(), dst.Length);
 
         using var canvas = new SKCanvas(bmp);
         float stroke = Stroke(w, h);
-        DrawBox(canvas, result.Box, SKColors.White, stroke);
-        DrawPoint(canvas, result.Point, stroke);
+        DrawBox(canvas, scale.Map(result.Box), SKColors.White, stroke);
+        DrawPoint(canvas, scale.Map(result.Point), stroke);
         DrawLabel(canvas, label, w, h);
         return bmp;
     }
@@ -43,11 +93,17 @@ public static class HeatmapOverlay
     /// outlines with their scores, the chosen box in white and its point.
     /// </summary>
     public static SKBitmap RenderBoxes(RgbImage image, Box chosen, (int X, int Y) point, IReadOnlyList<(Box Box, double Score)> candidates,
-        string? label = null, int shownCandidates = 4)
+        string? label = null, int shownCandidates = 4, int maxSide = DefaultMaxSide) =>
+        RenderBoxesOnDisplay(ToDisplay(image, maxSide), image.Width, image.Height, chosen, point, candidates, label, shownCandidates);
+
+    /// <summary><see cref="RenderBoxes"/> on an image already at display size; boxes and point in original pixels.</summary>
+    public static SKBitmap RenderBoxesOnDisplay(RgbImage display, int originalWidth, int originalHeight, Box chosen, (int X, int Y) point,
+        IReadOnlyList<(Box Box, double Score)> candidates, string? label = null, int shownCandidates = 4)
     {
-        int w = image.Width, h = image.Height;
+        var scale = DisplayScale.Of(display, originalWidth, originalHeight);
+        int w = display.Width, h = display.Height;
         var bmp = new SKBitmap(new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Opaque));
-        var px = image.Pixels;
+        var px = display.Pixels;
         var dst = new byte[w * h * 4];
         for (int i = 0; i < w * h; i++)
         {
@@ -62,16 +118,17 @@ public static class HeatmapOverlay
         using var font = new SKFont(SKTypeface.Default, Math.Max(10f, Math.Min(w, h) / 32f));
         using var scoreText = new SKPaint { Color = SKColors.Yellow, IsAntialias = true };
         using var scoreBg = new SKPaint { Color = new SKColor(0, 0, 0, 160) };
-        foreach (var (box, score) in candidates.Where(c => c.Box != chosen).Take(shownCandidates))
+        foreach (var (original, score) in candidates.Where(c => c.Box != chosen).Take(shownCandidates))
         {
+            var box = scale.Map(original);
             DrawBox(canvas, box, SKColors.Yellow, stroke / 2);
             var s = score.ToString("F2", System.Globalization.CultureInfo.InvariantCulture);
             float x = (float)box.X1 + 2, y = (float)box.Y2 - 3;
             canvas.DrawRect(x - 1, y - font.Size, font.MeasureText(s) + 3, font.Size + 3, scoreBg);
             canvas.DrawText(s, x, y, SKTextAlign.Left, font, scoreText);
         }
-        DrawBox(canvas, chosen, SKColors.White, stroke);
-        DrawPoint(canvas, point, stroke);
+        DrawBox(canvas, scale.Map(chosen), SKColors.White, stroke);
+        DrawPoint(canvas, scale.Map(point), stroke);
         DrawLabel(canvas, label, w, h);
         return bmp;
     }
@@ -109,8 +166,20 @@ public static class HeatmapOverlay
 
     public static void SavePng(SKBitmap bitmap, string path)
     {
-        using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);
+        using var data = EncodePng(bitmap);
         IO.AtomicFile.Write(path, data.SaveTo, durable: false);
+    }
+
+    /// <summary>
+    /// PNG with zlib level 1 and the Sub filter only: lossless like any PNG, ~7x faster to encode than Skia's default
+    /// (level 6, all filters; measured on a 1-MP overlay: 23 vs 168 ms) for a file ~1.7x larger — 16 overlays are
+    /// written per request.
+    /// </summary>
+    public static SKData EncodePng(SKBitmap bitmap)
+    {
+        using var pixmap = bitmap.PeekPixels();
+        return pixmap.Encode(new SKPngEncoderOptions(SKPngEncoderFilterFlags.Sub, 1))
+            ?? throw new InvalidOperationException("PNG encoding failed");
     }
 
     private static byte Blend(byte a, byte b, double t) => (byte)Math.Clamp(Math.Round(a * (1 - t) + b * t), 0, 255);

@@ -266,11 +266,16 @@ public static class TorchCheckpointReader
                 long spanNumel = lastIndex - p.StorageOffset + 1;
                 if (spanNumel * dtype.ElementSize > Array.MaxLength)
                     throw Fail($"tensor '{where}' ({layout}) spans {spanNumel * dtype.ElementSize} bytes, more than one array can hold");
+                // Read straight into the tensor's memory: one copy from the archive, the least a load can do.
                 var span = empty(spanNumel, dtype.ScalarType);
-                span.bytes = ReadRange(entry, p.StorageOffset * dtype.ElementSize, (int)(spanNumel * dtype.ElementSize));
-                var view = span.as_strided(p.Size, p.Stride, 0);
-                // clone() of a dense transposed view keeps its strides, so only contiguous views are cloned.
-                result = view.is_contiguous() ? view.clone() : view.contiguous();
+                ReadRange(entry, p.StorageOffset * dtype.ElementSize, span.bytes);
+                if (spanNumel == numel && IsContiguous(p.Size, p.Stride)) result = span.view(p.Size);
+                else
+                {
+                    var view = span.as_strided(p.Size, p.Stride, 0);
+                    // clone() of a dense transposed view keeps its strides, so only contiguous views are cloned.
+                    result = view.is_contiguous() ? view.clone() : view.contiguous();
+                }
             }
             result.DetachFromDisposeScope();
             _created.Add(result);
@@ -283,12 +288,23 @@ public static class TorchCheckpointReader
             return _archive.GetEntry(name) ?? throw Fail($"tensor '{where}' needs storage record '{name}', which is missing from the archive");
         }
 
-        /// <summary>Bytes [offset, offset + count) of a storage record, skipping (not keeping) what comes before.</summary>
-        private byte[] ReadRange(ZipArchiveEntry entry, long offset, int count)
+        /// <summary>Row-major strides of a shape (size-1 dimensions may have any stride).</summary>
+        private static bool IsContiguous(long[] size, long[] stride)
+        {
+            long expected = 1;
+            for (int i = size.Length - 1; i >= 0; i--)
+            {
+                if (size[i] != 1 && stride[i] != expected) return false;
+                expected *= size[i];
+            }
+            return true;
+        }
+
+        /// <summary>Fills <paramref name="bytes"/> with the record's bytes from <paramref name="offset"/> on, skipping (not keeping) what comes before.</summary>
+        private void ReadRange(ZipArchiveEntry entry, long offset, Span<byte> bytes)
         {
             try
             {
-                var bytes = new byte[count];
                 using var stream = entry.Open();
                 if (stream.CanSeek) stream.Seek(offset, SeekOrigin.Begin);
                 else
@@ -302,7 +318,6 @@ public static class TorchCheckpointReader
                     }
                 }
                 stream.ReadExactly(bytes);
-                return bytes;
             }
             catch (Exception e) when (e is InvalidDataException or IOException)
             {

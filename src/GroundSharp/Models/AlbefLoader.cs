@@ -40,10 +40,17 @@ public static class AlbefLoader
             else if (File.Exists(sibling)) { config = AlbefConfig.Load(sibling); configSource = sibling; }
             else { config = AlbefConfig.Base; configSource = "ALBEF-base defaults"; }
 
-            // A strict load overwrites every weight or fails, so ALBEF's random initialisation would be drawn for
-            // nothing; a lenient one keeps it for the weights the checkpoint lacks.
+            // A strict load overwrites every weight or fails, so no initial value is drawn (the parameters take the
+            // checkpoint's tensors as they are); a lenient one keeps ALBEF's initialisation for the weights it lacks.
             var model = new AlbefModel(config, initialise: !strict);
-            var report = AlbefWeights.Load(model, stateDict, strict, checkpointPath);
+            var report = AlbefWeights.Load(model, stateDict, strict, checkpointPath, adopt: strict);
+            if (strict)
+            {
+                // What a strict load may leave out (a grounding checkpoint without the MLM head) gets ALBEF's initialisation.
+                var loaded = report.Loaded.ToHashSet();
+                var rest = model.named_parameters().Select(p => p.name).Where(n => !loaded.Contains(n) && !AlbefWeights.IsTiedToLoaded(n, loaded)).ToHashSet();
+                if (rest.Count > 0) model.InitWeights(seed: 0, rest);
+            }
             model.eval();
             if (dev.type != DeviceType.CPU) model.to(dev);
             return new LoadedAlbef(model, report, checkpointPath, configSource);

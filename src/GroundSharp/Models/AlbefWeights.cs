@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -48,6 +49,11 @@ public static class AlbefWeights
     private const string DecoderBiasAlias = "text_encoder.cls.predictions.decoder.bias";
     private const string DecoderWeight = "text_encoder.cls.predictions.decoder.weight";
 
+    private const string WordEmbeddings = "text_encoder.bert.embeddings.word_embeddings.weight";
+
+    /// <summary>The MLM decoder weight is the word embeddings (tied): loaded when they are.</summary>
+    internal static bool IsTiedToLoaded(string name, IReadOnlySet<string> loaded) => name == DecoderWeight && loaded.Contains(WordEmbeddings);
+
     /// <summary>Maps a checkpoint key to this model's naming.</summary>
     public static string CanonicalKey(string key)
     {
@@ -62,7 +68,12 @@ public static class AlbefWeights
         TrainingOnlyKeys.Contains(canonicalKey) || TrainingOnlyPrefixes.Any(canonicalKey.StartsWith);
 
     /// <param name="strict">Fail (listing every problem) on missing, unexpected or mis-shaped keys.</param>
-    public static WeightLoadReport Load(AlbefModel model, IReadOnlyDictionary<string, Tensor> stateDict, bool strict, string source)
+    /// <param name="adopt">
+    /// Make each parameter use the checkpoint tensor's memory (converted to the parameter's dtype where it differs) instead
+    /// of copying into it: for a freshly built model, whose own allocation is then never touched. The caller must not
+    /// change the state dict's tensors afterwards (disposing them is fine).
+    /// </param>
+    public static WeightLoadReport Load(AlbefModel model, IReadOnlyDictionary<string, Tensor> stateDict, bool strict, string source, bool adopt = false)
     {
         var byKey = new Dictionary<string, Tensor>();
         var ignored = new List<string>();
@@ -87,7 +98,7 @@ public static class AlbefWeights
             {
                 if (!byKey.Remove(name, out var src))
                 {
-                    if (name == DecoderWeight && loaded.Contains("text_encoder.bert.embeddings.word_embeddings.weight")) continue; // tied
+                    if (name == DecoderWeight && loaded.Contains(WordEmbeddings)) continue; // tied
                     missing.Add(name);
                     continue;
                 }
@@ -103,7 +114,12 @@ public static class AlbefWeights
                     mismatched.Add($"{name} (checkpoint {Shape(value)}, model {Shape(target)})");
                     continue;
                 }
-                target.copy_(value);
+                if (adopt && value.device_type == target.device_type && value.device_index == target.device_index)
+                {
+                    using var own = value.dtype == target.dtype ? value.contiguous() : value.to_type(target.dtype).contiguous();
+                    target.set_(own);
+                }
+                else target.copy_(value);
                 if (!ReferenceEquals(value, src)) value.Dispose();
                 loaded.Add(name);
             }
@@ -133,11 +149,43 @@ public static class AlbefWeights
     {
         if (!value.is_floating_point())
             throw new GroundSharpException($"{source}: tensor '{key}' has dtype {value.dtype}, but it is a floating-point weight (float32, float16, bfloat16 or float64 expected)");
-        using var finite = value.isfinite();
-        using var allFinite = finite.all();
-        if (!allFinite.item<bool>())
+        if (!AllFinite(value))
             throw new GroundSharpException($"{source}: tensor '{key}' holds NaN or infinite values; the checkpoint is damaged (or saved from a diverged run)");
         return value;
+    }
+
+    /// <summary>
+    /// Whether no element is NaN or infinite, read in place: a value is non-finite exactly when its exponent bits are
+    /// all ones, which a vectorised scan checks at memory speed (libtorch's isfinite().all() took ~0.5 s for ALBEF-base).
+    /// </summary>
+    internal static bool AllFinite(Tensor value)
+    {
+        if (value.numel() == 0) return true;
+        if (value.device_type != DeviceType.CPU) { using var cpu = value.cpu(); return AllFinite(cpu); }
+        using var dense = value.contiguous();
+        var bytes = dense.bytes;
+        return value.dtype switch
+        {
+            ScalarType.Float32 => ExponentNeverFull(MemoryMarshal.Cast<byte, uint>(bytes), 0x7F80_0000u),
+            ScalarType.Float64 => ExponentNeverFull(MemoryMarshal.Cast<byte, ulong>(bytes), 0x7FF0_0000_0000_0000ul),
+            ScalarType.Float16 => ExponentNeverFull(MemoryMarshal.Cast<byte, ushort>(bytes), (ushort)0x7C00),
+            ScalarType.BFloat16 => ExponentNeverFull(MemoryMarshal.Cast<byte, ushort>(bytes), (ushort)0x7F80),
+            _ => true,
+        };
+    }
+
+    private static bool ExponentNeverFull<T>(ReadOnlySpan<T> bits, T exponentMask) where T : unmanaged, System.Numerics.IBinaryInteger<T>
+    {
+        var mask = new System.Numerics.Vector<T>(exponentMask);
+        int i = 0;
+        for (; i + System.Numerics.Vector<T>.Count <= bits.Length; i += System.Numerics.Vector<T>.Count)
+        {
+            var v = new System.Numerics.Vector<T>(bits.Slice(i));
+            if (System.Numerics.Vector.EqualsAny(v & mask, mask)) return false;
+        }
+        for (; i < bits.Length; i++)
+            if ((bits[i] & exponentMask) == exponentMask) return false;
+        return true;
     }
 
     private static string Shape(Tensor t) => "[" + string.Join(", ", t.shape) + "]";

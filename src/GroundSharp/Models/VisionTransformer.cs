@@ -20,8 +20,8 @@ public sealed class VitAttention : nn.Module
     {
         _heads = heads;
         _scale = Math.Pow(dim / heads, -0.5);
-        qkv = nn.Linear(dim, dim * 3, hasBias: true);
-        proj = nn.Linear(dim, dim);
+        qkv = Layers.Linear(dim, dim * 3, hasBias: true);
+        proj = Layers.Linear(dim, dim);
         RegisterComponents();
     }
 
@@ -71,8 +71,8 @@ public sealed class GeluMlp : nn.Module
 
     public GeluMlp(int dim, int hidden) : base(nameof(GeluMlp))
     {
-        fc1 = nn.Linear(dim, hidden);
-        fc2 = nn.Linear(hidden, dim);
+        fc1 = Layers.Linear(dim, hidden);
+        fc2 = Layers.Linear(hidden, dim);
         RegisterComponents();
     }
 

@@ -19,9 +19,9 @@ public sealed class BertEmbeddings : nn.Module
 
     public BertEmbeddings(BertConfig c) : base(nameof(BertEmbeddings))
     {
-        word_embeddings = nn.Embedding(c.VocabSize, c.HiddenSize, padding_idx: c.PadTokenId);
-        position_embeddings = nn.Embedding(c.MaxPositionEmbeddings, c.HiddenSize);
-        token_type_embeddings = nn.Embedding(c.TypeVocabSize, c.HiddenSize);
+        word_embeddings = Layers.Embedding(c.VocabSize, c.HiddenSize, c.PadTokenId);
+        position_embeddings = Layers.Embedding(c.MaxPositionEmbeddings, c.HiddenSize);
+        token_type_embeddings = Layers.Embedding(c.TypeVocabSize, c.HiddenSize);
         LayerNorm = nn.LayerNorm(c.HiddenSize, eps: c.LayerNormEps);
         _dropout = nn.Dropout(c.HiddenDropoutProb);
         RegisterComponents();
@@ -61,9 +61,9 @@ public sealed class BertSelfAttention : nn.Module
         _heads = c.NumAttentionHeads;
         _headDim = c.HiddenSize / c.NumAttentionHeads;
         int kvWidth = isCrossAttention ? c.EncoderWidth : c.HiddenSize;
-        query = nn.Linear(c.HiddenSize, c.HiddenSize);
-        key = nn.Linear(kvWidth, c.HiddenSize);
-        value = nn.Linear(kvWidth, c.HiddenSize);
+        query = Layers.Linear(c.HiddenSize, c.HiddenSize);
+        key = Layers.Linear(kvWidth, c.HiddenSize);
+        value = Layers.Linear(kvWidth, c.HiddenSize);
         _dropout = nn.Dropout(c.AttentionProbsDropoutProb);
         RegisterComponents();
     }
@@ -98,7 +98,7 @@ public sealed class BertResidualOutput : nn.Module
 
     public BertResidualOutput(int inWidth, BertConfig c) : base(nameof(BertResidualOutput))
     {
-        dense = nn.Linear(inWidth, c.HiddenSize);
+        dense = Layers.Linear(inWidth, c.HiddenSize);
         LayerNorm = nn.LayerNorm(c.HiddenSize, eps: c.LayerNormEps);
         _dropout = nn.Dropout(c.HiddenDropoutProb);
         RegisterComponents();
@@ -136,7 +136,7 @@ public sealed class BertIntermediate : nn.Module
 
     public BertIntermediate(BertConfig c) : base(nameof(BertIntermediate))
     {
-        dense = nn.Linear(c.HiddenSize, c.IntermediateSize);
+        dense = Layers.Linear(c.HiddenSize, c.IntermediateSize);
         RegisterComponents();
     }
 
@@ -217,7 +217,7 @@ public sealed class BertMlmPredictionHead : nn.Module
     public BertMlmPredictionHead(BertConfig c, Embedding wordEmbeddings) : base(nameof(BertMlmPredictionHead))
     {
         transform = new BertMlmTransform(c);
-        decoder = nn.Linear(c.HiddenSize, c.VocabSize, hasBias: false);
+        decoder = Layers.Linear(c.HiddenSize, c.VocabSize, hasBias: false);
         bias = new Parameter(zeros(c.VocabSize));
         RegisterComponents();
         Tie(wordEmbeddings);
@@ -240,7 +240,7 @@ public sealed class BertMlmTransform : nn.Module
 
     public BertMlmTransform(BertConfig c) : base(nameof(BertMlmTransform))
     {
-        dense = nn.Linear(c.HiddenSize, c.HiddenSize);
+        dense = Layers.Linear(c.HiddenSize, c.HiddenSize);
         LayerNorm = nn.LayerNorm(c.HiddenSize, eps: c.LayerNormEps);
         RegisterComponents();
     }

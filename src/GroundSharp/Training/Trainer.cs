@@ -30,6 +30,8 @@ public sealed record TrainStart
     public string? ResumeFrom { get; init; }
     /// <summary>Stop (with a checkpoint) after this many steps in total, without changing the schedule.</summary>
     public int? StopAfterStep { get; init; }
+    /// <summary>false: write no checkpoint at all, not even the last (a throughput measurement, <c>bench</c>).</summary>
+    public bool SaveCheckpoints { get; init; } = true;
 }
 
 public sealed record TrainResult(int LastStep, int TotalSteps, string? LastCheckpoint, string OutputDir, IReadOnlyDictionary<string, double> LastLosses);
@@ -218,7 +220,7 @@ public sealed class Trainer
                 }
                 _reporter.Stepped(m);
                 bool periodic = cfg.CheckpointEvery > 0 && done % cfg.CheckpointEvery == 0;
-                if (periodic || done == lastStep)
+                if (start.SaveCheckpoints && (periodic || done == lastStep))
                 {
                     lastCheckpoint = SaveCheckpoint(checkpointsDir, pretrainer, optimizer, named, generator, done, totalSteps, stepsPerEpoch);
                     _lastCheckpointWritten = lastCheckpoint;

@@ -29,11 +29,20 @@ public class DemoAndBenchCliTests
     [Fact]
     public void BenchRunsOnTheTinyModelAndReportsSpeedUps()
     {
-        var r = CliProcess.Run("bench", "--size", "tiny", "--phrases", "1,4", "--images", "2", "--naive-pairs", "1", "--repeats", "1");
+        // Every section, on the tiny model with the smallest knobs: each prints its table with its baseline and goal.
+        var r = CliProcess.Run("bench", "--size", "tiny", "--phrases", "1,4", "--images", "2", "--naive-pairs", "1", "--repeats", "1",
+            "--train-steps", "1", "--worker-seconds", "1");
         Assert.True(r.ExitCode == 0, r.StdErr + r.StdOut);
         Assert.Contains("1 image x 4 phrases", r.StdOut);
         Assert.Contains("speed-up", r.StdOut);
         Assert.Matches(@"max rel diff 0\.00E\+000|max rel diff [0-9.]+E-0[0-9]{2}", r.StdOut);
+        Assert.Contains("one ViT forward", r.StdOut);
+        Assert.Contains("12 MP (4000x3000)", r.StdOut);
+        Assert.Contains("AlbefLoader.Load", r.StdOut);
+        Assert.Contains("experiment amc's small model, batch 24", r.StdOut);
+        Assert.Contains("argmax agreement", r.StdOut);
+        Assert.Contains("side by side / (2 x alone)", r.StdOut);
+        Assert.Matches(@"goal <= [0-9.]+x: (met|NOT met)", r.StdOut);
     }
 
     [Fact]
@@ -42,5 +51,11 @@ public class DemoAndBenchCliTests
         var r = CliProcess.Run("bench", "--size", "huge");
         Assert.Equal(2, r.ExitCode);
         Assert.Contains("error: --size must be base or tiny", r.StdErr);
+        var section = CliProcess.Run("bench", "--only", "heatmaps,nope");
+        Assert.Equal(2, section.ExitCode);
+        Assert.Contains("error: --only: unknown section 'nope'", section.StdErr);
+        var dtype = CliProcess.Run("bench", "--dtype", "fp8");
+        Assert.Equal(2, dtype.ExitCode);
+        Assert.Contains("error: --dtype must be fp32 or bf16", dtype.StdErr);
     }
 }

@@ -46,6 +46,12 @@ public class HeatmapsTests
     {
         using var withNaN = tensor(new[] { 0f, float.NaN, 1f, 0f }, 2, 2);
         Assert.Throws<GroundSharpException>(() => Heatmaps.FirstArgmax(withNaN));
+        // A NaN after the largest number, and one inside a map large enough for libtorch's vectorised, threaded argmax.
+        using var nanLast = tensor(new[] { 5f, 0f, 1f, float.NaN }, 2, 2);
+        Assert.Throws<GroundSharpException>(() => Heatmaps.FirstArgmax(nanLast));
+        using var large = rand(1000, 1001);
+        large[617, 3] = tensor(float.NaN);
+        Assert.Throws<GroundSharpException>(() => Heatmaps.FirstArgmax(large));
         using var flat = zeros(4);
         Assert.Throws<GroundSharpException>(() => Heatmaps.FirstArgmax(flat));
         using var empty = zeros(0, 3);

@@ -31,11 +31,14 @@ public class GrounderTests
         foreach (var r in results)
         {
             Assert.Equal(16 * 16, r.GridMap.Length);
-            Assert.Equal(512 * 288, r.Heatmap.Length);
+            var heat = r.FullSizeHeatmap();
+            Assert.Equal(512 * 288, heat.Length);
             Assert.InRange(r.Point.X, 0, 511);
             Assert.InRange(r.Point.Y, 0, 287);
             // the point is the heatmap's first maximum, and it lies inside the derived box
-            Assert.Equal(Array.IndexOf(r.Heatmap, r.Heatmap.Max()), r.Point.Y * 512 + r.Point.X);
+            Assert.Equal(Array.IndexOf(heat, heat.Max()), r.Point.Y * 512 + r.Point.X);
+            // the box taken in place from the transient full-size map is the box of the map itself
+            Assert.Equal(HeatmapBox.FromPeakRegion(heat, 512, 288, r.Point), r.Box);
             Assert.True(r.Box.X1 <= r.Point.X && r.Point.X < r.Box.X2 && r.Box.Y1 <= r.Point.Y && r.Point.Y < r.Box.Y2);
             Assert.InRange(r.Score, 0, 1);
             Assert.All(r.GridMap, v => Assert.True(v >= 0));

@@ -107,11 +107,12 @@ public class AlbefWeightsTests
     [Theory]
     [InlineData(float.NaN)]
     [InlineData(float.PositiveInfinity)]
+    [InlineData(float.NegativeInfinity)]
     public void NonFiniteWeight_IsRefusedAtLoadNamingTensorAndFile(float bad)
     {
         var sd = FixtureModel.StateDict();
         var w = sd["text_proj.weight"].clone();
-        w[0, 0] = tensor(bad);
+        w[w.shape[0] - 1, 1] = tensor(bad);
         sd["text_proj.weight"] = w;
         using var model = new AlbefModel(FixtureModel.Config);
         var e = Assert.Throws<GroundSharpException>(() => AlbefWeights.Load(model, sd, strict: false, "nan.pth"));
