@@ -16,6 +16,23 @@ public static class FixtureData
         new(() => JsonDocument.Parse(File.ReadAllText(PathOf("manifest.json"))));
     public static JsonElement Manifest => ManifestDoc.Value.RootElement;
 
+    // The fixture's sizes, read from its manifest so that the same tests check any fixture made by the authors' code.
+    private static JsonElement Vit => Manifest.GetProperty("vit");
+    /// <summary>Images in the fixture's input batch.</summary>
+    public static int ImageCount => Manifest.GetProperty("inputs").GetProperty("images").GetArrayLength();
+    /// <summary>Image tokens of the ViT: [CLS] plus the patch grid.</summary>
+    public static int ImageTokens => Vit.GetProperty("tokens").GetInt32();
+    public static int VisionWidth => Vit.GetProperty("embed_dim").GetInt32();
+    public static int ImageRes => Vit.GetProperty("img_size").GetInt32();
+    /// <summary>The patch grid (height, width).</summary>
+    public static (int H, int W) Grid => (Vit.GetProperty("grid")[0].GetInt32(), Vit.GetProperty("grid")[1].GetInt32());
+    public static int CheckpointKeyCount => Manifest.GetProperty("checkpoint").GetProperty("num_keys").GetInt32();
+    public static int GradcamLayer => Manifest.GetProperty("gradcam_layer_index").GetInt32();
+    public static JsonElement ModelConfig => Manifest.GetProperty("model_config");
+    public static int MaxPositions => Manifest.GetProperty("bert_config").GetProperty("max_position_embeddings").GetInt32();
+    /// <summary>Size of a shape of the manifest's tensors entry NAME along dimension DIM.</summary>
+    public static long TensorDim(string name, int dim) => Manifest.GetProperty("tensors").GetProperty(name).GetProperty("shape")[dim].GetInt64();
+
     /// <summary>Loads tensors/NAME (e.g. "a_itm_logits.f32") with the shape and dtype the manifest gives.</summary>
     public static Tensor Load(string name)
     {

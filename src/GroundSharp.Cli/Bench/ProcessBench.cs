@@ -11,12 +11,11 @@ namespace GroundSharp.Cli.Bench;
 /// Two GroundSharp processes on one machine (docs/threads.md): given disjoint thread shares (half the cores each, the
 /// documented way), their throughput side by side against the sum of each alone; and, for contrast, two processes that
 /// each take every core (the default when nothing is set), against one alone. Each process is this executable's hidden
-/// <c>bench --only worker</c>.
+/// <c>bench --only worker</c> (<see cref="BenchWorkers"/>).
 /// </summary>
 internal static class ProcessBench
 {
     public const double Goal = 0.8;
-    private const string RatePrefix = "worker rate: ";
 
     public static void Run(BenchContext ctx, int seconds)
     {
@@ -36,52 +35,7 @@ internal static class ProcessBench
     }
 
     /// <summary>Starts <paramref name="count"/> workers at once and returns each one's heatmaps per second.</summary>
-    private static List<double> Workers(BenchContext ctx, int count, int seconds, int? threads)
-    {
-        var processes = Enumerable.Range(0, count).Select(_ => Start(ctx, seconds, threads)).ToList();
-        var rates = new List<double>();
-        foreach (var p in processes)
-        {
-            string output = p.StandardOutput.ReadToEnd();
-            string errors = p.StandardError.ReadToEnd();
-            p.WaitForExit();
-            var line = output.Split('\n').FirstOrDefault(l => l.StartsWith(RatePrefix, StringComparison.Ordinal));
-            if (p.ExitCode != 0 || line is null)
-                throw new GroundSharpException($"a bench worker process failed (exit code {p.ExitCode}): {errors.Trim()}");
-            rates.Add(double.Parse(line[RatePrefix.Length..], CultureInfo.InvariantCulture));
-            p.Dispose();
-        }
-        return rates;
-    }
-
-    private static Process Start(BenchContext ctx, int seconds, int? threads)
-    {
-        // The apphost runs itself; under `dotnet groundsharp.dll` the host is dotnet and the first argument is the dll.
-        string host = Environment.ProcessPath ?? throw new GroundSharpException("cannot find this executable's path to start bench workers");
-        var info = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        if (Path.GetFileNameWithoutExtension(host) == "dotnet") info.ArgumentList.Add(typeof(ProcessBench).Assembly.Location);
-        foreach (var a in new[] { "bench", "--only", "worker", "--size", ctx.Size, "--worker-seconds", seconds.ToString(CultureInfo.InvariantCulture) })
-            info.ArgumentList.Add(a);
-        if (threads is { } n) { info.ArgumentList.Add("--threads"); info.ArgumentList.Add(n.ToString(CultureInfo.InvariantCulture)); }
-        // Otherwise the workers choose their threads as any process would: nothing inherited from this one's setting.
-        info.Environment.Remove(TorchThreads.EnvironmentVariable);
-        info.Environment.Remove("OMP_NUM_THREADS");
-        return Process.Start(info) ?? throw new GroundSharpException("could not start a bench worker process");
-    }
-
-    /// <summary>The worker: ground 16 phrases on one photo repeatedly for <paramref name="seconds"/> after a warm-up; print the rate.</summary>
-    public static void Worker(AlbefModel model, IReadOnlyList<string> phrases, int seconds)
-    {
-        var grounder = new Grounder(model, AlbefTokenizer.Default);
-        var photo = Measure.PhotoLike(640, 480, seed: 3);
-        grounder.Ground(photo, phrases);
-        int heatmaps = 0;
-        var sw = Stopwatch.StartNew();
-        while (sw.Elapsed.TotalSeconds < seconds)
-        {
-            grounder.Ground(photo, phrases);
-            heatmaps += phrases.Count;
-        }
-        Console.WriteLine(RatePrefix + (heatmaps / sw.Elapsed.TotalSeconds).ToString("R", CultureInfo.InvariantCulture));
-    }
+    private static List<double> Workers(BenchContext ctx, int count, int seconds, int? threads) =>
+        Enumerable.Range(0, count).Select(_ => BenchWorkers.Start(ctx, BenchWorkers.Task.Ground, threads, seconds)).ToList()
+            .Select(BenchWorkers.Result).ToList();
 }

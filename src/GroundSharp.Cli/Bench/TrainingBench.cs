@@ -57,6 +57,7 @@ internal static class TrainingBench
         }.Validate("bench");
         var reporter = new Rates();
         new Trainer(config, reporter).Run(new TrainStart { SaveCheckpoints = false });
+        if (amc && reporter.AmcSamples == 0) throw new InvalidOperationException("bench: the AMC run saw no item with a box");
         var timed = reporter.Values.Skip(WarmUpSteps).OrderBy(v => v).ToList();
         return timed[timed.Count / 2];
     }
@@ -65,7 +66,8 @@ internal static class TrainingBench
     {
         public List<double> Values { get; } = new();
         public void Started(int startStep, int totalSteps, string message) { }
-        public void Stepped(StepMetrics metrics) => Values.Add(metrics.SamplesPerSecond);
+        public int AmcSamples { get; private set; }
+        public void Stepped(StepMetrics metrics) { Values.Add(metrics.SamplesPerSecond); AmcSamples += metrics.AmcSamples; }
         public void Message(string message) { }
     }
 }

@@ -25,10 +25,13 @@ public static class BenchCommand
         var repeats = new Option<int>("--repeats") { Description = "timed repeats per row (best is reported)", DefaultValueFactory = _ => 2 };
         var dtype = new Option<string>("--dtype") { Description = "fp32 (default: every section) or bf16 (the bf16 vs fp32 comparison only, as --only dtype)", DefaultValueFactory = _ => "fp32" };
         var workerSeconds = new Option<int>("--worker-seconds") { Description = "processes: seconds each process grounds for", DefaultValueFactory = _ => 20 };
+        // What a worker process (started by the load and processes sections) does.
+        var workerTask = new Option<string>("--worker-task") { Hidden = true, DefaultValueFactory = _ => "ground" };
+        var workerFile = new Option<string?>("--worker-file") { Hidden = true };
         var trainSteps = new Option<int>("--train-steps") { Description = "training: timed steps per row (after one warm-up step)", DefaultValueFactory = _ => 3 };
         var cmd = new Command("bench", "Measure the heavy paths (GradCAM, latency, big photos, loading, training, bf16, processes), each against a baseline in the same run.")
         {
-            size, only, phraseCounts, images, naivePairs, repeats, trainSteps, dtype, workerSeconds,
+            size, only, phraseCounts, images, naivePairs, repeats, trainSteps, dtype, workerSeconds, workerTask, workerFile,
         };
         cmd.SetAction(r => CliRunner.Run(() =>
         {
@@ -38,14 +41,16 @@ public static class BenchCommand
                 "bf16" => "dtype",
                 var d => throw new GroundSharpException($"--dtype must be fp32 or bf16, not '{d}'"),
             };
+            var worker = Enum.TryParse<BenchWorkers.Task>(r.GetValue(workerTask), ignoreCase: true, out var t) ? t
+                : throw new GroundSharpException($"--worker-task: unknown task '{r.GetValue(workerTask)}'");
             return Execute(r.GetValue(size)!, sections, r.GetValue(phraseCounts)!, r.GetValue(images),
-                r.GetValue(naivePairs), r.GetValue(repeats), r.GetValue(trainSteps), r.GetValue(workerSeconds));
+                r.GetValue(naivePairs), r.GetValue(repeats), r.GetValue(trainSteps), r.GetValue(workerSeconds), worker, r.GetValue(workerFile));
         }));
         return cmd;
     }
 
-    public static int Execute(string size, string onlyText, string phraseCountsText, int imageCount, int naivePairs, int repeats,
-        int trainSteps = 3, int workerSeconds = 20)
+    internal static int Execute(string size, string onlyText, string phraseCountsText, int imageCount, int naivePairs, int repeats,
+        int trainSteps = 3, int workerSeconds = 20, BenchWorkers.Task workerTask = BenchWorkers.Task.Ground, string? workerFile = null)
     {
         var counts = phraseCountsText.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(s => int.TryParse(s, out var n) && n > 0 ? n : throw new GroundSharpException($"--phrases: '{s}' is not a positive integer")).ToArray();
@@ -59,9 +64,7 @@ public static class BenchCommand
         using var ctx = new BenchContext(size, repeats);
         if (worker)
         {
-            using var workerModel = new AlbefModel(ctx.Config, seed: 0);
-            workerModel.eval();
-            ProcessBench.Worker(workerModel, HeatmapBench.Phrases, workerSeconds);
+            BenchWorkers.Work(ctx, workerTask, workerSeconds, workerFile);
             return 0;
         }
         AnsiConsole.MarkupLine($"bench: ALBEF-{size} random weights, image {ctx.Config.ImageRes}px, {torch.get_num_threads()} threads, commit {BuildInfo.Commit}, {Environment.ProcessorCount} cores");

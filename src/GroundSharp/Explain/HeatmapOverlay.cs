@@ -30,7 +30,7 @@ public static class HeatmapOverlay
         return RgbImage.FromSKBitmap(resized);
     }
 
-    /// <summary>A box or a point in original-image pixels mapped onto a display of <paramref name="display"/>'s size.</summary>
+    /// <summary>Maps boxes and points in original-image pixels onto a display image's size.</summary>
     public readonly record struct DisplayScale(double X, double Y, int Width, int Height)
     {
         public static DisplayScale Of(RgbImage display, int originalWidth, int originalHeight) =>

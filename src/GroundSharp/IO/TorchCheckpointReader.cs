@@ -24,7 +24,10 @@ public static class TorchCheckpointReader
     /// </summary>
     /// <exception cref="GroundSharpException">The file is missing, not a torch.save zip archive, corrupt, or uses a
     /// global outside the allow-list.</exception>
-    public static object? Load(string path)
+    public static object? Load(string path) => Load(path, readers: null);
+
+    /// <param name="readers">Threads reading the storages; null = two for checkpoints of 64 MB or more (cores allowing), else one.</param>
+    internal static object? Load(string path, int? readers)
     {
         using var archive = OpenArchive(path);
         var prefix = FindRecordPrefix(archive, path);
@@ -38,7 +41,11 @@ public static class TorchCheckpointReader
         var materializer = new TensorMaterializer(archive, prefix, path);
         try
         {
-            return materializer.Replace(root, "", depth: 0);
+            // Validate every tensor's layout first (messages name the first bad one, in file order), then read the
+            // storages on several threads, then put the tensors into the tree.
+            var planned = materializer.Replace(root, "", depth: 0);
+            materializer.ReadAll(readers);
+            return materializer.Swap(planned);
         }
         catch
         {
@@ -56,9 +63,12 @@ public static class TorchCheckpointReader
 
     /// <inheritdoc cref="LoadStateDict(string)"/>
     /// <param name="skippedEntries">Keys of the chosen dict whose values were not tensors (e.g. nested dicts).</param>
-    public static Dictionary<string, Tensor> LoadStateDict(string path, out IReadOnlyList<string> skippedEntries)
+    public static Dictionary<string, Tensor> LoadStateDict(string path, out IReadOnlyList<string> skippedEntries) =>
+        LoadStateDict(path, readers: null, out skippedEntries);
+
+    internal static Dictionary<string, Tensor> LoadStateDict(string path, int? readers, out IReadOnlyList<string> skippedEntries)
     {
-        var root = Load(path);
+        var root = Load(path, readers);
         var stateDict = root is PickleDict top
             ? (top.TryGetValue("model", out var model) && model is PickleDict m ? m
                 : top.TryGetValue("state_dict", out var sd) && sd is PickleDict s ? s
@@ -184,7 +194,22 @@ public static class TorchCheckpointReader
         private readonly string _prefix;
         private readonly string _path;
         private readonly Dictionary<object, object?> _replaced = new(ReferenceEqualityComparer.Instance);
-        private readonly List<Tensor> _created = new();
+        private readonly List<TensorRead> _reads = new();
+
+        /// <summary>One tensor to read: its validated layout, then (after <see cref="ReadAll"/>) the tensor.</summary>
+        private sealed class TensorRead
+        {
+            public required string EntryName { get; init; }
+            public required string Where { get; init; }
+            public required ScalarType Dtype { get; init; }
+            public required int ElementSize { get; init; }
+            public required long[] Size { get; init; }
+            public required long[] Stride { get; init; }
+            public required long StorageOffset { get; init; }
+            /// <summary>Elements from the storage offset to the last one the tensor uses (0 for an empty tensor).</summary>
+            public required long SpanNumel { get; init; }
+            public Tensor? Result { get; set; }
+        }
 
         public TensorMaterializer(ZipArchive archive, string prefix, string path)
         {
@@ -195,30 +220,41 @@ public static class TorchCheckpointReader
 
         public void DisposeCreated()
         {
-            foreach (var t in _created) t.Dispose();
+            foreach (var r in _reads) r.Result?.Dispose();
         }
 
+        /// <summary>Walk 1: each tensor placeholder becomes a validated <see cref="TensorRead"/>.</summary>
         /// <param name="where">The path of the node in the tree, e.g. "model/visual_encoder.cls_token", for messages.</param>
-        public object? Replace(object? node, string where, int depth)
+        public object? Replace(object? node, string where, int depth) =>
+            Map(node, where, depth, (leaf, at) => leaf is PendingTensor p ? Plan(p, at) : leaf);
+
+        /// <summary>Walk 2: each <see cref="TensorRead"/> becomes its tensor.</summary>
+        public object? Swap(object? node)
+        {
+            _replaced.Clear();
+            return Map(node, "", 0, (leaf, _) => leaf is TensorRead r ? r.Result : leaf);
+        }
+
+        private object? Map(object? node, string where, int depth, Func<object, string, object?> leaf)
         {
             if (node is null || node is string || node.GetType().IsValueType) return node;
             if (depth > RestrictedUnpickler.MaxNesting)
                 throw Fail($"entry '{where}' is nested more than {RestrictedUnpickler.MaxNesting} containers deep");
-            if (node is PendingTensor pending) return Materialize(pending, where);
+            if (node is PendingTensor or TensorRead) return leaf(node, where);
             if (_replaced.TryGetValue(node, out var done)) return done;
             switch (node)
             {
                 case PickleDict dict:
                     _replaced[dict] = dict;
-                    foreach (var key in dict.Keys.ToList()) dict[key] = Replace(dict[key], Child(where, key), depth + 1);
-                    foreach (var key in dict.Attributes.Keys.ToList()) dict.Attributes[key] = Replace(dict.Attributes[key], Child(where, key), depth + 1);
+                    foreach (var key in dict.Keys.ToList()) dict[key] = Map(dict[key], Child(where, key), depth + 1, leaf);
+                    foreach (var key in dict.Attributes.Keys.ToList()) dict.Attributes[key] = Map(dict.Attributes[key], Child(where, key), depth + 1, leaf);
                     return dict;
                 case List<object?> list:
                     _replaced[list] = list;
-                    for (int i = 0; i < list.Count; i++) list[i] = Replace(list[i], Child(where, i), depth + 1);
+                    for (int i = 0; i < list.Count; i++) list[i] = Map(list[i], Child(where, i), depth + 1, leaf);
                     return list;
                 case PickleTuple tuple:
-                    var replaced = new PickleTuple(tuple.Select((item, i) => Replace(item, Child(where, i), depth + 1)).ToArray());
+                    var replaced = new PickleTuple(tuple.Select((item, i) => Map(item, Child(where, i), depth + 1, leaf)).ToArray());
                     _replaced[tuple] = replaced;
                     return replaced;
                 default:
@@ -228,7 +264,7 @@ public static class TorchCheckpointReader
 
         private static string Child(string where, object key) => where.Length == 0 ? $"{key}" : $"{where}/{key}";
 
-        private Tensor Materialize(PendingTensor p, string where)
+        private TensorRead Plan(PendingTensor p, string where)
         {
             var dtype = p.Storage.Dtype;
             var entry = StorageEntry(p.Storage, where);
@@ -253,33 +289,83 @@ public static class TorchCheckpointReader
                 throw Fail($"tensor '{where}' has an impossible layout ({layout})");
             }
 
-            using var scope = NewDisposeScope();
-            Tensor result;
-            if (numel == 0)
-                result = empty(p.Size, dtype.ScalarType);
-            else
+            long spanNumel = 0;
+            if (numel > 0)
             {
                 if (lastIndex >= storageNumel)
                     throw Fail($"tensor '{where}' ({layout}) needs {lastIndex + 1} elements, but its storage '{entry.FullName}' " +
                                $"holds only {storageNumel} {dtype.ScalarType} elements");
                 // Only the elements the tensor spans are read: a small view of a huge storage costs its own size, not the storage's.
-                long spanNumel = lastIndex - p.StorageOffset + 1;
+                spanNumel = lastIndex - p.StorageOffset + 1;
                 if (spanNumel * dtype.ElementSize > Array.MaxLength)
                     throw Fail($"tensor '{where}' ({layout}) spans {spanNumel * dtype.ElementSize} bytes, more than one array can hold");
+            }
+            var read = new TensorRead
+            {
+                EntryName = entry.FullName, Where = where, Dtype = dtype.ScalarType, ElementSize = dtype.ElementSize,
+                Size = p.Size, Stride = p.Stride, StorageOffset = p.StorageOffset, SpanNumel = spanNumel,
+            };
+            _reads.Add(read);
+            return read;
+        }
+
+        /// <summary>
+        /// Reads every planned tensor, on up to two threads with an archive each (the copy out of the page cache is
+        /// memory-bound: a second core nearly halves a large checkpoint's load). A failure reports the first failing
+        /// tensor in file order.
+        /// </summary>
+        public void ReadAll(int? readers)
+        {
+            long total = _reads.Sum(r => r.SpanNumel * r.ElementSize);
+            int workers = Math.Max(1, Math.Min(readers ?? (total < (64L << 20) ? 1 : Math.Min(2, Environment.ProcessorCount)), _reads.Count));
+            var failures = new GroundSharpException?[_reads.Count];
+            if (workers == 1)
+            {
+                for (int i = 0; i < _reads.Count; i++) _reads[i].Result = Read(_archive, _reads[i]);
+                return;
+            }
+            // Each worker takes every workers-th tensor from its own archive, so the bytes are split about evenly.
+            try
+            {
+                Parallel.For(0, workers, w =>
+                {
+                    using var archive = OpenArchive(_path);
+                    for (int i = w; i < _reads.Count; i += workers)
+                    {
+                        try { _reads[i].Result = Read(archive, _reads[i]); }
+                        catch (GroundSharpException e) { failures[i] = e; return; }
+                    }
+                });
+            }
+            catch (AggregateException e) when (e.InnerExceptions.Count > 0)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+            }
+            if (failures.FirstOrDefault(f => f is not null) is { } first) throw first;
+        }
+
+        private Tensor Read(ZipArchive archive, TensorRead r)
+        {
+            using var scope = NewDisposeScope();
+            Tensor result;
+            if (r.SpanNumel == 0)
+                result = empty(r.Size, r.Dtype);
+            else
+            {
                 // Read straight into the tensor's memory: one copy from the archive, the least a load can do.
-                var span = empty(spanNumel, dtype.ScalarType);
-                ReadRange(entry, p.StorageOffset * dtype.ElementSize, span.bytes);
-                if (spanNumel == numel && IsContiguous(p.Size, p.Stride)) result = span.view(p.Size);
+                var span = empty(r.SpanNumel, r.Dtype);
+                var entry = archive.GetEntry(r.EntryName) ?? throw Fail($"tensor '{r.Where}' needs storage record '{r.EntryName}', which is missing from the archive");
+                ReadRange(entry, r.StorageOffset * r.ElementSize, span.bytes);
+                long numel = r.Size.Aggregate(1L, (a, s) => a * s);
+                if (r.SpanNumel == numel && IsContiguous(r.Size, r.Stride)) result = span.view(r.Size);
                 else
                 {
-                    var view = span.as_strided(p.Size, p.Stride, 0);
+                    var view = span.as_strided(r.Size, r.Stride, 0);
                     // clone() of a dense transposed view keeps its strides, so only contiguous views are cloned.
                     result = view.is_contiguous() ? view.clone() : view.contiguous();
                 }
             }
-            result.DetachFromDisposeScope();
-            _created.Add(result);
-            return result;
+            return result.DetachFromDisposeScope();
         }
 
         private ZipArchiveEntry StorageEntry(RestrictedUnpickler.StorageRef storage, string where)
@@ -317,7 +403,20 @@ public static class TorchCheckpointReader
                         left -= read;
                     }
                 }
-                stream.ReadExactly(bytes);
+                // A whole record is checked against the CRC-32 the archive stores for it, as PyTorch's reader does: damaged
+                // bytes would otherwise load as wrong weights without a word. (A view into part of a storage is not.) The
+                // hash runs on each 1 MiB piece just read, while it is still in the cache.
+                bool whole = offset == 0 && bytes.Length == entry.Length;
+                var crc = whole ? new System.IO.Hashing.Crc32() : null;
+                for (int done = 0; done < bytes.Length;)
+                {
+                    var piece = bytes.Slice(done, Math.Min(1 << 20, bytes.Length - done));
+                    stream.ReadExactly(piece);
+                    crc?.Append(piece);
+                    done += piece.Length;
+                }
+                if (crc is not null && crc.GetCurrentHashAsUInt32() != entry.Crc32)
+                    throw new InvalidDataException("its CRC-32 does not match the archive's (the bytes were changed after saving)");
             }
             catch (Exception e) when (e is InvalidDataException or IOException)
             {

@@ -22,7 +22,7 @@ public class GradCamFixtureTests(ITestOutputHelper output)
 
         Tensor imageEmbeds;
         using (no_grad()) imageEmbeds = model.EncodeImage(images);
-        using var cam = GradCam.ForGrounding(model, imageEmbeds, ids, mask);
+        using var cam = GradCam.ForGrounding(model, imageEmbeds, ids, mask, FixtureData.GradcamLayer);
 
         FixtureData.AssertMatches("b_attention_map", suffix, cam.Attention, tol, output);
         FixtureData.AssertMatches("b_attention_grad", suffix, cam.AttentionGrad, tol, output);
@@ -31,7 +31,7 @@ public class GradCamFixtureTests(ITestOutputHelper output)
         var ownLength = mask.sum(1).to_type(dtype).view(-1, 1, 1);
         FixtureData.AssertMatches("b_gradcam", suffix, cam.Maps * ownLength / mask.shape[1], tol, output);
         // Same values through the authors' convention directly.
-        var official = GradCam.MapFromAttention(cam.Attention, cam.AttentionGrad, mask, 16, 16, divideByOwnLength: false);
+        var official = GradCam.MapFromAttention(cam.Attention, cam.AttentionGrad, mask, FixtureData.Grid.H, FixtureData.Grid.W, divideByOwnLength: false);
         FixtureData.AssertMatches("b_gradcam", suffix, official, tol, output);
 
     }
@@ -47,13 +47,13 @@ public class GradCamFixtureTests(ITestOutputHelper output)
         Tensor img0;
         using (no_grad()) img0 = model.EncodeImage(images.narrow(0, 0, 1));
 
-        // All three phrases against image 0 in one batch (shared image embeddings) ...
-        using var batched = GradCam.ForGrounding(model, img0, ids, mask);
-        for (int i = 0; i < 3; i++)
+        // All the phrases against image 0 in one batch (shared image embeddings) ...
+        using var batched = GradCam.ForGrounding(model, img0, ids, mask, FixtureData.GradcamLayer);
+        for (int i = 0; i < ids.shape[0]; i++)
         {
             // ... equal each phrase alone, unpadded.
             long len = mask[i].sum().item<long>();
-            using var single = GradCam.ForGrounding(model, img0, ids.narrow(0, i, 1).narrow(1, 0, len), mask.narrow(0, i, 1).narrow(1, 0, len));
+            using var single = GradCam.ForGrounding(model, img0, ids.narrow(0, i, 1).narrow(1, 0, len), mask.narrow(0, i, 1).narrow(1, 0, len), FixtureData.GradcamLayer);
             double err = FixtureData.RelErrVsMax(batched.Maps.narrow(0, i, 1), single.Maps);
             Assert.True(err < 1e-5, $"phrase {i}: {err}");
             Assert.True(FixtureData.RelErrVsMax(batched.ItmLogits.narrow(0, i, 1), single.ItmLogits) < 1e-5);

@@ -56,6 +56,48 @@ public sealed class TorchCheckpointErrorTests : IDisposable
     }
 
     [Fact]
+    public void ParallelRead_GivesTheSerialReadsTensors_InFileOrder()
+    {
+        var fixture = FixtureData.PathOf("checkpoint.pth");
+        var serial = TorchCheckpointReader.LoadStateDict(fixture, readers: 1, out _);
+        var parallel = TorchCheckpointReader.LoadStateDict(fixture, readers: 2, out _);
+        try
+        {
+            Assert.Equal(serial.Keys, parallel.Keys);
+            foreach (var (key, t) in serial)
+            {
+                Assert.Equal(t.dtype, parallel[key].dtype);
+                Assert.Equal(t.shape, parallel[key].shape);
+                Assert.True(t.eq(parallel[key]).all().item<bool>(), key);
+            }
+        }
+        finally
+        {
+            foreach (var t in serial.Values.Concat(parallel.Values)) t.Dispose();
+        }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void CorruptStorageBytes_NameTheRecord_WithOneOrTwoReaders(int readers)
+    {
+        // Three tensors; bytes inside the second one's record are changed after saving (its CRC no longer matches).
+        var path = _temp.File($"corrupt-{readers}.pth");
+        using (var a = zeros(100)) using (var b = full(new long[] { 100 }, 7f)) using (var c = ones(100))
+            TorchCheckpointWriter.SaveStateDict(path, new Dictionary<string, Tensor> { ["a"] = a, ["b"] = b, ["c"] = c });
+        var bytes = File.ReadAllBytes(path);
+        var seven = BitConverter.GetBytes(7f);
+        int at = Enumerable.Range(0, bytes.Length - 4).First(i => bytes.AsSpan(i, 4).SequenceEqual(seven));
+        bytes[at + 40] ^= 0x40;
+        File.WriteAllBytes(path, bytes);
+
+        var error = Assert.Throws<GroundSharpException>(() => TorchCheckpointReader.Load(path, readers));
+        Assert.Contains(path, error.Message);
+        Assert.Contains("truncated or corrupt", error.Message);
+    }
+
+    [Fact]
     public void NotAZipFile_AndLegacyFormat_AreReported()
     {
         var text = _temp.File("notes.pth");

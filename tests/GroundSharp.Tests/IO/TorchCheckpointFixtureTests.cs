@@ -23,14 +23,15 @@ public class TorchCheckpointFixtureTests
 
             var config = Assert.IsType<PickleDict>(root["config"]);
             Assert.False(config.IsOrderedDict);
-            Assert.Equal(256L, config["image_res"]);
-            Assert.Equal(0.995, config["momentum"]);
-            Assert.Equal(true, config["distill"]);
-            Assert.Equal("bert_config.json", config["bert_config"]);
+            var expected = FixtureData.ModelConfig;
+            Assert.Equal(expected.GetProperty("image_res").GetInt64(), config["image_res"]);
+            Assert.Equal(expected.GetProperty("momentum").GetDouble(), config["momentum"]);
+            Assert.Equal(expected.GetProperty("distill").GetBoolean(), config["distill"]);
+            Assert.Equal(expected.GetProperty("bert_config").GetString(), config["bert_config"]);
 
             var model = Assert.IsType<PickleDict>(root["model"]);
             Assert.True(model.IsOrderedDict);
-            Assert.Equal(269, model.Count);
+            Assert.Equal(FixtureData.CheckpointKeyCount, model.Count);
             Assert.IsType<PickleDict>(model.Attributes["_metadata"]); // state_dict()'s module versions
         }
         finally
@@ -45,7 +46,7 @@ public class TorchCheckpointFixtureTests
         var expected = FixtureData.Manifest.GetProperty("checkpoint").GetProperty("keys").EnumerateArray().ToList();
         var stateDict = StateDict.Value;
 
-        Assert.Equal(269, expected.Count);
+        Assert.Equal(FixtureData.CheckpointKeyCount, expected.Count);
         Assert.Equal(expected.Select(e => e.GetProperty("key").GetString()), stateDict.Keys);
         foreach (var e in expected)
         {
@@ -83,7 +84,7 @@ public class TorchCheckpointFixtureTests
         Assert.Equal(ScalarType.Int64, sd["queue_ptr_img"].dtype);
         Assert.Equal(new long[] { 1 }, sd["queue_ptr_img"].shape);
         Assert.Equal(0L, sd["queue_ptr_img"].item<long>());
-        using var positions = arange(64, dtype: ScalarType.Int64).unsqueeze(0);
+        using var positions = arange(FixtureData.MaxPositions, dtype: ScalarType.Int64).unsqueeze(0);
         TensorAssert.Identical(positions, sd["text_encoder.bert.embeddings.position_ids"]);
     }
 

@@ -34,11 +34,11 @@ public class AmcLossFixtureTests(ITestOutputHelper output)
         var boxMask = FixtureData.Load("box_mask.u8").to_type(dtype);
 
         // The positive pass of the training forward: text mode, then fusion mode with the image.
-        using var capture = GradCam.CaptureAttention(model);
+        using var capture = GradCam.CaptureAttention(model, FixtureData.GradcamLayer);
         var imageEmbeds = model.EncodeImage(images);
         var text = model.EncodeText(ids, mask);
         var itm = model.ItmLogits(model.Fuse(text, mask, imageEmbeds), mask);
-        using var amc = AmcLoss.Compute(capture.Probs!, itm, mask, boxMask, 16, 16);
+        using var amc = AmcLoss.Compute(capture.Probs!, itm, mask, boxMask, FixtureData.Grid.H, FixtureData.Grid.W);
 
         FixtureData.AssertMatches("c_fmaps", suffix, capture.Probs!, tol, output);
         FixtureData.AssertMatches("c_itm_pos", suffix, itm, tol, output);
@@ -69,8 +69,9 @@ public class AmcLossFixtureTests(ITestOutputHelper output)
     public void BoxMasksFollowTheFixtureRule()
     {
         var boxes = FixtureData.Load("box256_xyxy.i64");
-        var list = Enumerable.Range(0, 3).Select(i => ((int)boxes[i, 0].item<long>(), (int)boxes[i, 1].item<long>(), (int)boxes[i, 2].item<long>(), (int)boxes[i, 3].item<long>())).ToList();
-        using var m = AmcLoss.BoxMasks(list, 256, 256);
+        var list = Enumerable.Range(0, (int)boxes.shape[0]).Select(i => ((int)boxes[i, 0].item<long>(), (int)boxes[i, 1].item<long>(), (int)boxes[i, 2].item<long>(), (int)boxes[i, 3].item<long>())).ToList();
+        int maskSize = FixtureData.ModelConfig.GetProperty("mask_size").GetInt32();
+        using var m = AmcLoss.BoxMasks(list, maskSize, maskSize);
         Assert.True(m.to_type(ScalarType.Byte).equal(FixtureData.Load("box_mask.u8")).all().item<bool>());
     }
 }

@@ -21,7 +21,7 @@ public class AlbefForwardFixtureTests(ITestOutputHelper output)
         var (images, ids, mask) = FixtureData.Inputs(dtype);
 
         var imageEmbeds = model.EncodeImage(images);
-        Assert.Equal(new long[] { 3, 257, 96 }, imageEmbeds.shape);
+        Assert.Equal(new long[] { FixtureData.ImageCount, FixtureData.ImageTokens, FixtureData.VisionWidth }, imageEmbeds.shape);
         var textEmbeds = model.EncodeText(ids, mask);
         var fusion = model.Fuse(textEmbeds, mask, imageEmbeds);
         var itm = model.ItmLogits(fusion, mask);
