@@ -28,15 +28,13 @@ public sealed class GradCamOutput : IDisposable
 /// </summary>
 public sealed class AttentionCapture : IDisposable
 {
-    private readonly BertSelfAttention _attention;
+    private readonly IDisposable _tap;
     private readonly List<Tensor> _captured = new();
 
     internal AttentionCapture(BertSelfAttention attention)
     {
-        if (attention.ProbsHook is not null) throw new InvalidOperationException("this layer's attention is already being captured");
-        _attention = attention;
-        // The hook runs inside the layer's dispose scope: detach the handle from it (disposed with this capture).
-        _attention.ProbsHook = p => { _captured.Add(p.DetachFromDisposeScope()); return p; };
+        // The tap runs inside the layer's dispose scope: detach the handle from it (disposed with this capture).
+        _tap = attention.TapProbabilities(p => { _captured.Add(p.DetachFromDisposeScope()); return p; });
     }
 
     /// <summary>The probabilities of the most recent forward, or null before the first.</summary>
@@ -47,7 +45,7 @@ public sealed class AttentionCapture : IDisposable
 
     public void Dispose()
     {
-        _attention.ProbsHook = null;
+        _tap.Dispose();
         foreach (var t in _captured) t.Dispose();
         _captured.Clear();
     }
@@ -111,14 +109,9 @@ public static class GradCam
         }
 
         Tensor? leaf = null;
-        cross.ProbsHook = p =>
-        {
-            // The hook runs inside the layer's dispose scope: keep the leaf alive past it (disposed below).
-            leaf = p.detach().requires_grad_(true).DetachFromDisposeScope();
-            return leaf;
-        };
         Tensor logits, probsGrad;
-        try
+        // The tap runs inside the layer's dispose scope: keep the leaf alive past it (disposed below).
+        using (cross.TapProbabilities(p => leaf = p.detach().requires_grad_(true).DetachFromDisposeScope()))
         {
             using var _ = enable_grad();
             var fused = model.Fuse(hidden.detach(), attentionMask, imageEmbeds.detach(), g, cfg.Bert.NumHiddenLayers);
@@ -127,10 +120,6 @@ public static class GradCam
                 throw new InvalidOperationException("GradCAM: the ITM logit does not depend on the attention probabilities (are parameters frozen inside enable_grad?)");
             var target = logits.select(1, 1).sum();
             probsGrad = torch.autograd.grad(new[] { target }, new[] { leaf }, retain_graph: false, create_graph: false)[0];
-        }
-        finally
-        {
-            cross.ProbsHook = null;
         }
         var probs = leaf!.detach();
         leaf.Dispose();

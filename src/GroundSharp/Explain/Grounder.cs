@@ -95,7 +95,6 @@ public sealed class Grounder
         int layer = _options.Layer ?? model.Config.EffectiveGradcamLayer;
         if (layer < model.Config.Bert.FusionLayer || layer >= model.Config.Bert.NumHiddenLayers)
             throw new GroundSharpException($"--layer {layer} is not a fusion layer of this model (valid: {model.Config.Bert.FusionLayer}..{model.Config.Bert.NumHiddenLayers - 1})");
-        _model.eval();
     }
 
     public AlbefModel Model => _model;
@@ -114,7 +113,14 @@ public sealed class Grounder
     {
         if (phrases.Count == 0) throw new GroundSharpException("no phrase to ground: give at least one");
         cancellationToken.ThrowIfCancellationRequested();
-        lock (_model) return GroundLocked(image, phrases, cancellationToken);
+        lock (_model)
+        {
+            // Inference mode (no dropout) for this call only: a model being trained is handed back as it came, on every exit.
+            bool training = _model.training;
+            _model.eval();
+            try { return GroundLocked(image, phrases, cancellationToken); }
+            finally { if (training) _model.train(); }
+        }
     }
 
     private List<GroundingResult> GroundLocked(RgbImage image, IReadOnlyList<string> phrases, CancellationToken cancellationToken)

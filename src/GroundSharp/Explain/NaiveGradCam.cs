@@ -18,13 +18,13 @@ public static class NaiveGradCam
         int g = layer ?? cfg.EffectiveGradcamLayer;
         var cross = model.Bert.Layer(g).crossattention!.self;
         Tensor? probs = null;
-        cross.ProbsHook = p =>
+        using var scope = NewDisposeScope();
+        var tap = cross.TapProbabilities(p =>
         {
             p.retain_grad();
             probs = p.DetachFromDisposeScope();
             return p;
-        };
-        using var scope = NewDisposeScope();
+        });
         try
         {
             using var _ = enable_grad();
@@ -38,7 +38,7 @@ public static class NaiveGradCam
         }
         finally
         {
-            cross.ProbsHook = null;
+            tap.Dispose();
             probs?.Dispose();
             model.zero_grad();
         }

@@ -42,8 +42,8 @@ public sealed class BertEmbeddings : nn.Module
 
 /// <summary>
 /// Scaled dot-product attention of BERT. As cross-attention, keys/values come from the image embeddings
-/// (width encoder_width). <see cref="ProbsHook"/> sees the attention probabilities and returns the
-/// tensor used downstream: GradCAM uses it to capture them (and, at inference, to make them a leaf).
+/// (width encoder_width). <see cref="TapProbabilities"/> lets GradCAM see the attention probabilities (to capture them,
+/// and at inference to make them a leaf) for as long as its handle lives.
 /// </summary>
 public sealed class BertSelfAttention : nn.Module
 {
@@ -54,7 +54,32 @@ public sealed class BertSelfAttention : nn.Module
     private readonly int _heads;
     private readonly int _headDim;
 
-    public Func<Tensor, Tensor>? ProbsHook { get; set; }
+    private Func<Tensor, Tensor>? _probsTap;
+
+    /// <summary>
+    /// Until the returned handle is disposed, <paramref name="tap"/> sees the attention probabilities of every forward
+    /// and returns the tensor used downstream. One tap at a time: a second is refused, so two explanations never share
+    /// the layer without knowing it.
+    /// </summary>
+    public IDisposable TapProbabilities(Func<Tensor, Tensor> tap)
+    {
+        ArgumentNullException.ThrowIfNull(tap);
+        if (_probsTap is not null)
+            throw new InvalidOperationException("this layer's attention probabilities are already tapped: one GradCAM computation at a time per model");
+        _probsTap = tap;
+        return new Untap(this);
+    }
+
+    private sealed class Untap(BertSelfAttention layer) : IDisposable
+    {
+        private BertSelfAttention? _layer = layer;
+
+        public void Dispose()
+        {
+            if (_layer is not null) _layer._probsTap = null;
+            _layer = null;
+        }
+    }
 
     public BertSelfAttention(BertConfig c, bool isCrossAttention) : base(nameof(BertSelfAttention))
     {
@@ -83,7 +108,7 @@ public sealed class BertSelfAttention : nn.Module
         var scores = q.matmul(k.transpose(-1, -2)).DivBy(Math.Sqrt(_headDim));
         if (additiveMask is not null) scores = scores.Plus(additiveMask);
         var probs = scores.softmax(-1);
-        if (ProbsHook is not null) probs = ProbsHook(probs);
+        if (_probsTap is not null) probs = _probsTap(probs);
         var context = _dropout.forward(probs).matmul(v).permute(0, 2, 1, 3);
         return context.reshape(context.shape[0], context.shape[1], -1).MoveToOuterDisposeScope();
     }
