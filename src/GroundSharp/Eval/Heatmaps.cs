@@ -12,17 +12,23 @@ public static class Heatmaps
     /// same libtorch kernel, so values (and therefore argmax ties) match PyTorch's. Returns a new (height, width)
     /// float32 tensor on the grid's device; the caller owns it.
     /// </summary>
+    /// <remarks>
+    /// A (n, h, w) stack is upsampled in one call to (n, height, width), each map with the same values as alone (the
+    /// kernel computes every output pixel on its own; tested), at less cost per map: the interpolation indices and
+    /// weights are shared.
+    /// </remarks>
     public static Tensor UpsampleBicubic(Tensor grid, int height, int width)
     {
-        if (grid.dim() != 2)
-            throw new GroundSharpException($"a heatmap grid must be 2-D (h, w); got shape [{string.Join(", ", grid.shape)}]");
+        if (grid.dim() is not (2 or 3))
+            throw new GroundSharpException($"a heatmap grid must be 2-D (h, w) or a stack (n, h, w); got shape [{string.Join(", ", grid.shape)}]");
         if (height <= 0 || width <= 0)
             throw new GroundSharpException($"image size must be positive; got {width}x{height} (width x height)");
         using var scope = NewDisposeScope();
-        var input = grid.to_type(ScalarType.Float32).view(1, 1, grid.shape[0], grid.shape[1]);
+        long n = grid.dim() == 3 ? grid.shape[0] : 1;
+        var input = grid.to_type(ScalarType.Float32).reshape(1, n, grid.shape[^2], grid.shape[^1]);
         var up = nn.functional.interpolate(input, size: [height, width],
             mode: InterpolationMode.Bicubic, align_corners: false);
-        return up.view(height, width).MoveToOuterDisposeScope();
+        return (grid.dim() == 3 ? up.view(n, height, width) : up.view(height, width)).MoveToOuterDisposeScope();
     }
 
     /// <summary><see cref="UpsampleBicubic(Tensor, int, int)"/> of a row-major (gridHeight × gridWidth) grid held in an array.</summary>

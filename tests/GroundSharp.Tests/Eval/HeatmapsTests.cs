@@ -87,11 +87,26 @@ public class HeatmapsTests
         Assert.True(up.eq(reference).all().item<bool>()); // bit for bit
     }
 
+    [Theory]
+    [InlineData(288, 512)]
+    [InlineData(1001, 997)]
+    public void AStackOfGridsUpsamplesToTheSameValuesAsEachAlone(int height, int width)
+    {
+        using var grids = rand(5, 16, 16);
+        using var stacked = Heatmaps.UpsampleBicubic(grids, height, width);
+        Assert.Equal(new long[] { 5, height, width }, stacked.shape);
+        for (int i = 0; i < 5; i++)
+        {
+            using var alone = Heatmaps.UpsampleBicubic(grids[i], height, width);
+            Assert.True(alone.eq(stacked[i]).all().item<bool>(), $"map {i}");
+        }
+    }
+
     [Fact]
     public void UpsamplingRejectsBadInput()
     {
-        using var grid3d = zeros(2, 16, 16);
-        Assert.Throws<GroundSharpException>(() => Heatmaps.UpsampleBicubic(grid3d, 10, 10));
+        using var grid4d = zeros(1, 2, 16, 16);
+        Assert.Throws<GroundSharpException>(() => Heatmaps.UpsampleBicubic(grid4d, 10, 10));
         using var grid = zeros(16, 16);
         Assert.Throws<GroundSharpException>(() => Heatmaps.UpsampleBicubic(grid, 0, 10));
     }

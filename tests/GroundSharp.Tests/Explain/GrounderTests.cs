@@ -26,8 +26,9 @@ public class GrounderTests
         using var model = FixtureModel.Load();
         var grounder = new Grounder(model, AlbefTokenizer.FromVocab(FixtureData.PathOf("cli/vocab.txt")));
         var image = ImageLoader.Load(FixtureData.PathOf("image_2_512x288.png"));
-        var results = grounder.Ground(image, new[] { "qdaw qdwd qdkw", "qdbs qcqi qcuz", "qdwt" });
-        Assert.Equal(3, results.Count);
+        // Six phrases: the full-size maps are upsampled four at a time, so this crosses a group.
+        var results = grounder.Ground(image, new[] { "qdaw qdwd qdkw", "qdbs qcqi qcuz", "qdwt", "qdkw", "qcuz qdaw", "qdbs" });
+        Assert.Equal(6, results.Count);
         foreach (var r in results)
         {
             Assert.Equal(16 * 16, r.GridMap.Length);
