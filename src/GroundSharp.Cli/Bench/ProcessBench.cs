@@ -1,8 +1,3 @@
-using System.Diagnostics;
-using System.Globalization;
-using GroundSharp.Data;
-using GroundSharp.Explain;
-using GroundSharp.Models;
 using Spectre.Console;
 
 namespace GroundSharp.Cli.Bench;
