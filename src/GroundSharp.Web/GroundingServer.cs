@@ -36,7 +36,8 @@ public sealed class GroundingServer : IAsyncDisposable
         _model = model;
         _options = options;
         if (model.Rec is { } rec) _recGrounder = new RecGrounder(rec);
-        else _grounder = new Grounder(model.Model!, model.Tokenizer!);
+        // The served model never changes: a user's second phrase on the same upload reuses its ViT embeddings.
+        else _grounder = new Grounder(model.Model!, model.Tokenizer!, new GrounderOptions { ImageCacheSize = 8 });
         Gate = new InferenceGate(options.MaxConcurrency, options.EffectiveMaxQueue);
         _overlays = new OverlayCache(options.OverlayCacheEntries, options.OverlayCacheBytes);
         _modelInfo = DescribeModel();

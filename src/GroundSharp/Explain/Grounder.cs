@@ -70,6 +70,12 @@ public sealed record GrounderOptions
     /// <summary>Phrases per forward/backward batch (bounds memory for many phrases).</summary>
     public int MaxBatch { get; init; } = 32;
     public double BoxFraction { get; init; } = HeatmapBox.DefaultFraction;
+    /// <summary>
+    /// Images whose ViT embeddings are kept (by a hash of their pixels) for the next call on the same image: a second
+    /// phrase then skips the ViT, most of a single phrase's cost. 0 = none. Only for a model whose weights do not
+    /// change while the Grounder lives (a server's); the default keeps none.
+    /// </summary>
+    public int ImageCacheSize { get; init; }
 }
 
 /// <summary>
@@ -126,17 +132,60 @@ public sealed class Grounder
         }
     }
 
+    private readonly LinkedList<(byte[] Key, Tensor Embeds)> _imageCache = new();
+
+    /// <summary>How many calls found their image's embeddings in the cache (<see cref="GrounderOptions.ImageCacheSize"/>).</summary>
+    public int ImageCacheHits { get; private set; }
+
+    /// <summary>The image's ViT embeddings: from the cache when this image was seen, else computed (and kept when caching).</summary>
+    private Tensor ImageEmbeddings(RgbImage image)
+    {
+        var cfg = _model.Config;
+        byte[]? key = null;
+        if (_options.ImageCacheSize > 0)
+        {
+            key = ImageKey(image);
+            for (var node = _imageCache.First; node is not null; node = node.Next)
+            {
+                if (!node.Value.Key.AsSpan().SequenceEqual(key)) continue;
+                _imageCache.Remove(node);
+                _imageCache.AddFirst(node);
+                ImageCacheHits++;
+                return node.Value.Embeds.alias(); // a handle of the calling scope; the cache keeps its own
+            }
+        }
+        Tensor embeds;
+        using (no_grad())
+        {
+            var pixels = ImagePreprocessor.ToTensor(image, cfg.ImageRes, _model.Device).to_type(_model.DType).unsqueeze(0);
+            embeds = _model.EncodeImage(pixels);
+        }
+        if (key is null) return embeds;
+        _imageCache.AddFirst((key, embeds.alias().DetachFromDisposeScope()));
+        while (_imageCache.Count > _options.ImageCacheSize)
+        {
+            _imageCache.Last!.Value.Embeds.Dispose();
+            _imageCache.RemoveLast();
+        }
+        return embeds;
+    }
+
+    /// <summary>SHA-256 of the size and the pixels: equal keys are the same image (the model input depends on nothing else).</summary>
+    private static byte[] ImageKey(RgbImage image)
+    {
+        using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        sha.AppendData(BitConverter.GetBytes(image.Width));
+        sha.AppendData(BitConverter.GetBytes(image.Height));
+        sha.AppendData(image.Pixels);
+        return sha.GetHashAndReset();
+    }
+
     private List<GroundingResult> GroundLocked(RgbImage image, IReadOnlyList<string> phrases, CancellationToken cancellationToken)
     {
         var cfg = _model.Config;
         var results = new List<GroundingResult>(phrases.Count);
         using var scope = NewDisposeScope();
-        Tensor imageEmbeds;
-        using (no_grad())
-        {
-            var pixels = ImagePreprocessor.ToTensor(image, cfg.ImageRes, _model.Device).to_type(_model.DType).unsqueeze(0);
-            imageEmbeds = _model.EncodeImage(pixels);
-        }
+        var imageEmbeds = ImageEmbeddings(image);
         for (int start = 0; start < phrases.Count; start += _options.MaxBatch)
         {
             cancellationToken.ThrowIfCancellationRequested();
