@@ -24,24 +24,26 @@ public sealed class DisplayRendering
     public int Width => _display.Width;
     public int Height => _display.Height;
 
-    /// <summary>The heatmap upsampled to display size, min→0 and max→255, as a greyscale PNG.</summary>
-    public byte[] HeatmapPng(GroundingResult result)
+    /// <summary>
+    /// A phrase's two pictures from one upsampling of its map to display size: the heatmap as a greyscale PNG (min→0,
+    /// max→255; the page colours and blends it) and the finished overlay (<see cref="HeatmapOverlay"/>: jet at 50 %,
+    /// point, box, label).
+    /// </summary>
+    public (byte[] HeatmapPng, byte[] OverlayPng) Pictures(GroundingResult result)
     {
         var heat = result.Heatmap(Width, Height);
         float min = heat.Min(), max = heat.Max();
         float range = max - min > 1e-20f ? max - min : 1f;
-        using var bitmap = new SKBitmap(new SKImageInfo(Width, Height, SKColorType.Gray8, SKAlphaType.Opaque));
-        var grey = new byte[Width * Height];
-        for (int i = 0; i < grey.Length; i++) grey[i] = (byte)Math.Clamp(Math.Round((heat[i] - min) / range * 255), 0, 255);
-        System.Runtime.InteropServices.Marshal.Copy(grey, 0, bitmap.GetPixels(), grey.Length);
-        return Encode(bitmap);
-    }
-
-    /// <summary><see cref="HeatmapOverlay"/> (jet at 50 %, point, box, label) drawn at display size.</summary>
-    public byte[] OverlayPng(GroundingResult result)
-    {
-        using var bitmap = HeatmapOverlay.RenderOnDisplay(_display, result, label: result.Phrase);
-        return Encode(bitmap);
+        byte[] heatmapPng;
+        using (var bitmap = new SKBitmap(new SKImageInfo(Width, Height, SKColorType.Gray8, SKAlphaType.Opaque)))
+        {
+            var grey = new byte[Width * Height];
+            for (int i = 0; i < grey.Length; i++) grey[i] = (byte)Math.Clamp(Math.Round((heat[i] - min) / range * 255), 0, 255);
+            System.Runtime.InteropServices.Marshal.Copy(grey, 0, bitmap.GetPixels(), grey.Length);
+            heatmapPng = Encode(bitmap);
+        }
+        using var overlay = HeatmapOverlay.RenderOnDisplay(_display, result, label: result.Phrase, displayHeatmap: heat);
+        return (heatmapPng, Encode(overlay));
     }
 
     /// <summary>A REC answer drawn at display size: the chosen box and point, the next candidates with their scores.</summary>

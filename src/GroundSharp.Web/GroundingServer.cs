@@ -176,8 +176,9 @@ public sealed class GroundingServer : IAsyncDisposable
                     foreach (var r in results)
                     {
                         step.Restart();
-                        string heatmap = "data:image/png;base64," + Convert.ToBase64String(display.HeatmapPng(r));
-                        string overlayId = _overlays.Add(display.OverlayPng(r));
+                        var (heatmapPng, overlayPng) = display.Pictures(r);
+                        string heatmap = "data:image/png;base64," + Convert.ToBase64String(heatmapPng);
+                        string overlayId = _overlays.Add(overlayPng);
                         var entry = GroundingResultJson.Fields(r);
                         entry["heatmapPng"] = heatmap;
                         entry["overlayUrl"] = "/api/overlay/" + overlayId;

@@ -28,7 +28,7 @@ public static class BenchCommand
         // What a worker process (started by the load and processes sections) does.
         var workerTask = new Option<string>("--worker-task") { Hidden = true, DefaultValueFactory = _ => "ground" };
         var workerFile = new Option<string?>("--worker-file") { Hidden = true };
-        var trainSteps = new Option<int>("--train-steps") { Description = "training: timed steps per row (after one warm-up step)", DefaultValueFactory = _ => 3 };
+        var trainSteps = new Option<int>("--train-steps") { Description = "training: timed steps per row (after two warm-up steps; the small model eight times as many)", DefaultValueFactory = _ => 3 };
         var cmd = new Command("bench", "Measure the heavy paths (GradCAM, latency, big photos, loading, training, bf16, processes), each against a baseline in the same run.")
         {
             size, only, phraseCounts, images, naivePairs, repeats, trainSteps, dtype, workerSeconds, workerTask, workerFile,

@@ -19,7 +19,7 @@ public sealed record GroundingResult
     public required int GridWidth { get; init; }
     public required int ImageWidth { get; init; }
     public required int ImageHeight { get; init; }
-    /// <summary>The first maximum of <see cref="Heatmap"/> (the pointing-game point), in original-image pixels.</summary>
+    /// <summary>The first maximum of <see cref="FullSizeHeatmap"/> (the pointing-game point), in original-image pixels.</summary>
     public required (int X, int Y) Point { get; init; }
     /// <summary>See <see cref="HeatmapBox"/>: bounding box of the connected region ≥ fraction × peak around the point.</summary>
     public required Box Box { get; init; }
@@ -214,20 +214,17 @@ public sealed class Grounder
             }
             for (int i = 0; i < chunk.Count; i++)
             {
-                var grid = grids[i];
-                var point = points[i];
-                var box = boxes[i];
                 results.Add(new GroundingResult
                 {
                     Phrase = chunk[i],
                     CleanedPhrase = tokens.CleanedPhrases[i],
-                    GridMap = grid.contiguous().data<float>().ToArray(),
+                    GridMap = grids[i].contiguous().data<float>().ToArray(),
                     GridHeight = cfg.GridSize,
                     GridWidth = cfg.GridSize,
                     ImageWidth = image.Width,
                     ImageHeight = image.Height,
-                    Point = point,
-                    Box = box,
+                    Point = points[i],
+                    Box = boxes[i],
                     Score = matchProb[i],
                     TokenCount = tokens.TokenCounts[i],
                     Warnings = tokens.PhraseWarnings[i],

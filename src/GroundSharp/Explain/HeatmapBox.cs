@@ -36,7 +36,7 @@ public static class HeatmapBox
         float threshold = peakValue > 0 ? (float)(peakValue * fraction) : peakValue;
 
         var runs = new List<(int Start, int End)>?[height]; // per row, found on first visit; End exclusive
-        var visited = new List<bool>?[height];
+        var visited = new bool[height][];
         List<(int Start, int End)> RunsOf(int y, ReadOnlySpan<float> map)
         {
             if (runs[y] is { } known) return known;
@@ -50,7 +50,7 @@ public static class HeatmapBox
                 if (x > start) found.Add((start, x));
             }
             runs[y] = found;
-            visited[y] = new List<bool>(new bool[found.Count]);
+            visited[y] = new bool[found.Count];
             return found;
         }
 
@@ -58,7 +58,7 @@ public static class HeatmapBox
         var first = RunsOf(peak.Y, heatmap);
         int firstIndex = first.FindIndex(r => r.Start <= peak.X && peak.X < r.End);
         if (firstIndex < 0) return new Box(peak.X, peak.Y, peak.X + 1, peak.Y + 1); // a NaN peak: only the point itself
-        visited[peak.Y]![firstIndex] = true;
+        visited[peak.Y][firstIndex] = true;
         pending.Push((peak.Y, firstIndex));
         int minX = peak.X, maxX = peak.X, minY = peak.Y, maxY = peak.Y;
         while (pending.Count > 0)
@@ -67,11 +67,11 @@ public static class HeatmapBox
             var (start, end) = runs[y]![i];
             minX = Math.Min(minX, start); maxX = Math.Max(maxX, end - 1);
             minY = Math.Min(minY, y); maxY = Math.Max(maxY, y);
-            foreach (int ny in new[] { y - 1, y + 1 })
+            for (int ny = y - 1; ny <= y + 1; ny += 2)
             {
                 if (ny < 0 || ny >= height) continue;
                 var neighbours = RunsOf(ny, heatmap);
-                var seen = visited[ny]!;
+                var seen = visited[ny];
                 for (int j = 0; j < neighbours.Count; j++)
                 {
                     if (seen[j] || neighbours[j].Start >= end || neighbours[j].End <= start) continue;

@@ -15,6 +15,24 @@ public static class HeatmapOverlay
     public const int DefaultMaxSide = 1280;
 
     private const int JetLevels = 1024;
+    private const double DefaultOpacity = 0.5;
+
+    private static readonly Lazy<byte[]> JetTable = new(() =>
+    {
+        var jet = new byte[3 * JetLevels];
+        for (int k = 0; k < JetLevels; k++) (jet[3 * k], jet[3 * k + 1], jet[3 * k + 2]) = Jet(k / (double)(JetLevels - 1));
+        return jet;
+    });
+
+    private static readonly Lazy<byte[]> DefaultBlendTable = new(() => BlendTable(DefaultOpacity));
+
+    private static byte[] BlendTable(double opacity)
+    {
+        var blend = new byte[256 * 256];
+        for (int a = 0; a < 256; a++)
+            for (int c = 0; c < 256; c++) blend[a * 256 + c] = Blend((byte)a, (byte)c, opacity);
+        return blend;
+    }
 
     /// <summary>The image scaled so that its long side is at most <paramref name="maxSide"/> (Catmull-Rom); the same image when it fits or maxSide is 0.</summary>
     public static RgbImage ToDisplay(RgbImage image, int maxSide)
@@ -41,7 +59,7 @@ public static class HeatmapOverlay
         public (int X, int Y) Map((int X, int Y) p) => (Math.Min(Width - 1, (int)(p.X * X)), Math.Min(Height - 1, (int)(p.Y * Y)));
     }
 
-    public static SKBitmap Render(RgbImage image, GroundingResult result, double opacity = 0.5, string? label = null, int maxSide = DefaultMaxSide)
+    public static SKBitmap Render(RgbImage image, GroundingResult result, double opacity = DefaultOpacity, string? label = null, int maxSide = DefaultMaxSide)
     {
         if (result.ImageWidth != image.Width || result.ImageHeight != image.Height)
             throw new ArgumentException("the result was computed for an image of another size");
@@ -49,11 +67,13 @@ public static class HeatmapOverlay
     }
 
     /// <summary><see cref="Render"/> on an image already at display size (<see cref="ToDisplay"/>; several phrases share it).</summary>
-    public static SKBitmap RenderOnDisplay(RgbImage display, GroundingResult result, double opacity = 0.5, string? label = null)
+    /// <param name="displayHeatmap">the result's map at the display's size when the caller has it already (<see cref="GroundingResult.Heatmap"/>).</param>
+    public static SKBitmap RenderOnDisplay(RgbImage display, GroundingResult result, double opacity = DefaultOpacity, string? label = null, float[]? displayHeatmap = null)
     {
         int w = display.Width, h = display.Height;
         var scale = DisplayScale.Of(display, result.ImageWidth, result.ImageHeight);
-        var heat = result.Heatmap(w, h);
+        var heat = displayHeatmap ?? result.Heatmap(w, h);
+        if (heat.Length != w * h) throw new ArgumentException("the heatmap is not at the display's size", nameof(displayHeatmap));
         float min = float.MaxValue, max = float.MinValue;
         foreach (var v in heat) { if (v < min) min = v; if (v > max) max = v; }
         float range = max - min > 1e-20f ? max - min : 1f;
@@ -62,11 +82,8 @@ public static class HeatmapOverlay
         var px = display.Pixels;
         var dst = new byte[w * h * 4];
         // Tables instead of per-pixel floating point: jet at JetLevels steps, and the blend of every (image, colour) byte pair.
-        var jet = new byte[3 * JetLevels];
-        for (int k = 0; k < JetLevels; k++) (jet[3 * k], jet[3 * k + 1], jet[3 * k + 2]) = Jet(k / (double)(JetLevels - 1));
-        var blend = new byte[256 * 256];
-        for (int a = 0; a < 256; a++)
-            for (int c = 0; c < 256; c++) blend[a * 256 + c] = Blend((byte)a, (byte)c, opacity);
+        var jet = JetTable.Value;
+        var blend = opacity == DefaultOpacity ? DefaultBlendTable.Value : BlendTable(opacity);
         Parallel.For(0, h, y =>
         {
             for (int i = y * w, end = i + w; i < end; i++)

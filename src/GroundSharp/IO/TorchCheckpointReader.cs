@@ -318,12 +318,12 @@ public static class TorchCheckpointReader
         {
             long total = _reads.Sum(r => r.SpanNumel * r.ElementSize);
             int workers = Math.Max(1, Math.Min(readers ?? (total < (64L << 20) ? 1 : Math.Min(2, Environment.ProcessorCount)), _reads.Count));
-            var failures = new GroundSharpException?[_reads.Count];
             if (workers == 1)
             {
-                for (int i = 0; i < _reads.Count; i++) _reads[i].Result = Read(_archive, _reads[i]);
+                foreach (var r in _reads) r.Result = Read(_archive, r);
                 return;
             }
+            var failures = new GroundSharpException?[_reads.Count];
             // Each worker takes every workers-th tensor from its own archive, so the bytes are split about evenly.
             try
             {
